@@ -1,5 +1,5 @@
-/* Flight types: descriptors, tickets, locations, endpoints, FlightInfo, actions and the other Flight messages.
- * Include <cflight.h>, not this file. */
+/* Flight types: descriptors, tickets, locations, endpoints, FlightInfo, actions and the other
+ * Flight messages. Include <cflight.h>, not this file. */
 #ifndef CFLIGHT_FLIGHT_H
 #define CFLIGHT_FLIGHT_H
 

@@ -35,10 +35,12 @@ int cf_array_init(struct ArrowArray *out, int64_t n_buffers, int64_t n_children,
                   cflight_error *err) {
   memset(out, 0, sizeof(*out));
   if (n_buffers < 0 || n_children < 0 || n_buffers > (1 << 24) || n_children > (1 << 24)) {
-    return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "bad array shape: %lld buffers, %lld children",
-                             (long long)n_buffers, (long long)n_children);
+    return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT,
+                             "bad array shape: %lld buffers, %lld children", (long long)n_buffers,
+                             (long long)n_children);
   }
-  size_t size = sizeof(array_private) + (size_t)n_buffers * (sizeof(void *) + sizeof(cflight_buffer *)) +
+  size_t size = sizeof(array_private) +
+                (size_t)n_buffers * (sizeof(void *) + sizeof(cflight_buffer *)) +
                 (size_t)n_children * (sizeof(struct ArrowArray *) + sizeof(struct ArrowArray));
   uint8_t *mem = calloc(1, size);
   if (mem == NULL) return CF_NOMEM(err, "array");
@@ -51,7 +53,8 @@ int cf_array_init(struct ArrowArray *out, int64_t n_buffers, int64_t n_children,
   out->children = (struct ArrowArray **)p;
   p += (size_t)n_children * sizeof(struct ArrowArray *);
   priv->child_structs = (struct ArrowArray *)p;
-  for (int64_t i = 0; i < n_children; i++) out->children[i] = &priv->child_structs[i];
+  for (int64_t i = 0; i < n_children; i++)
+    out->children[i] = &priv->child_structs[i];
   priv->n_buffers = n_buffers;
   priv->n_children = n_children;
   out->n_buffers = n_buffers;
@@ -146,7 +149,8 @@ const struct ArrowArray *cf_shared_array_get(const cf_shared_array *sh) {
 static void export_release(struct ArrowArray *a) {
   if (a == NULL || a->release == NULL) return;
   export_private *priv = a->private_data;
-  for (int64_t i = 0; i < a->n_children; i++) cf_array_release(a->children[i]);
+  for (int64_t i = 0; i < a->n_children; i++)
+    cf_array_release(a->children[i]);
   cf_array_release(a->dictionary);
   cf_shared_array_unref(priv->holder);
   free(priv);
@@ -166,7 +170,8 @@ int cf_shared_array_export(cf_shared_array *sh, const struct ArrowArray *node,
   const void **ptrs = (const void **)(priv->child_structs + n_structs);
   *out = *node;
   out->buffers = node->n_buffers > 0 ? ptrs : NULL;
-  for (int64_t i = 0; i < node->n_buffers; i++) out->buffers[i] = node->buffers[i];
+  for (int64_t i = 0; i < node->n_buffers; i++)
+    out->buffers[i] = node->buffers[i];
   out->children = node->n_children > 0 ? (struct ArrowArray **)(ptrs + node->n_buffers) : NULL;
   out->dictionary = NULL;
   out->private_data = priv;

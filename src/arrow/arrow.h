@@ -57,12 +57,7 @@ typedef enum cf_type_id {
   CF_TYPE_COUNT
 } cf_type_id;
 
-typedef enum cf_time_unit {
-  CF_SECOND = 0,
-  CF_MILLI = 1,
-  CF_MICRO = 2,
-  CF_NANO = 3
-} cf_time_unit;
+typedef enum cf_time_unit { CF_SECOND = 0, CF_MILLI = 1, CF_MICRO = 2, CF_NANO = 3 } cf_time_unit;
 
 /* A type as a C Data Interface format string describes it. For a
  * dictionary-encoded field the format (and so this type) is the index type;
@@ -73,13 +68,13 @@ typedef struct cf_type {
    * ints, floats, decimals and temporal types, fixed_size*8 for fixed-size
    * binary; 0 where values have no fixed width. */
   int32_t bit_width;
-  int32_t fixed_size;         /* fixed-size binary bytes; fixed-size list length */
-  int32_t precision, scale;   /* decimals */
-  cf_time_unit unit;          /* time32/64, timestamp, duration */
-  const char *timezone;       /* timestamp: points into the format string; NULL if none */
+  int32_t fixed_size;       /* fixed-size binary bytes; fixed-size list length */
+  int32_t precision, scale; /* decimals */
+  cf_time_unit unit;        /* time32/64, timestamp, duration */
+  const char *timezone;     /* timestamp: points into the format string; NULL if none */
   int32_t timezone_len;
-  int32_t n_type_codes;       /* unions */
-  int8_t type_codes[128];     /* unions: the type code of child i */
+  int32_t n_type_codes;   /* unions */
+  int8_t type_codes[128]; /* unions: the type code of child i */
 } cf_type;
 
 /* Parses a C Data Interface format string. Unknown or malformed formats give
@@ -156,7 +151,8 @@ int cf_shared_array_export(cf_shared_array *sh, const struct ArrowArray *node,
  * n_children zeroed, released children. flags defaults to ARROW_FLAG_NULLABLE. */
 int cf_schema_init(struct ArrowSchema *out, const char *format, const char *name,
                    int64_t n_children, cflight_error *err);
-/* Replaces format, name, or metadata (C-ABI encoded, may be NULL) of a schema made by cf_schema_init. */
+/* Replaces format, name, or metadata (C-ABI encoded, may be NULL) of a schema made by
+ * cf_schema_init. */
 int cf_schema_set_format(struct ArrowSchema *s, const char *format, cflight_error *err);
 int cf_schema_set_name(struct ArrowSchema *s, const char *name, cflight_error *err);
 int cf_schema_set_metadata(struct ArrowSchema *s, const char *metadata, cflight_error *err);

@@ -13,7 +13,8 @@ typedef struct schema_private {
 static void schema_release(struct ArrowSchema *s) {
   if (s == NULL || s->release == NULL) return;
   schema_private *priv = s->private_data;
-  for (int64_t i = 0; i < s->n_children; i++) cf_schema_release(s->children[i]);
+  for (int64_t i = 0; i < s->n_children; i++)
+    cf_schema_release(s->children[i]);
   if (priv->dictionary != NULL) {
     cf_schema_release(priv->dictionary);
     free(priv->dictionary);
@@ -41,7 +42,8 @@ int cf_schema_init(struct ArrowSchema *out, const char *format, const char *name
                    int64_t n_children, cflight_error *err) {
   memset(out, 0, sizeof(*out));
   if (n_children < 0 || n_children > (1 << 24)) {
-    return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "bad child count %lld", (long long)n_children);
+    return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "bad child count %lld",
+                             (long long)n_children);
   }
   schema_private *priv = calloc(1, sizeof(*priv));
   if (priv == NULL) return CF_NOMEM(err, "schema");
@@ -55,7 +57,8 @@ int cf_schema_init(struct ArrowSchema *out, const char *format, const char *name
       schema_release(out);
       return CF_NOMEM(err, "schema children");
     }
-    for (int64_t i = 0; i < n_children; i++) out->children[i] = &priv->child_structs[i];
+    for (int64_t i = 0; i < n_children; i++)
+      out->children[i] = &priv->child_structs[i];
     out->n_children = n_children;
   }
   int rc = cf_schema_set_format(out, format, err);
@@ -114,7 +117,8 @@ struct ArrowSchema *cf_schema_alloc_dictionary(struct ArrowSchema *s, cflight_er
 
 static int schema_copy(const struct ArrowSchema *src, struct ArrowSchema *dst, int depth,
                        cflight_error *err) {
-  if (depth > 64) return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "schema nested too deeply");
+  if (depth > 64)
+    return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "schema nested too deeply");
   CF_RETURN_NOT_OK(cf_schema_init(dst, src->format, src->name, src->n_children, err));
   int rc = cf_schema_set_metadata(dst, src->metadata, err);
   dst->flags = src->flags;
@@ -139,7 +143,8 @@ int cf_schema_copy(const struct ArrowSchema *src, struct ArrowSchema *dst, cflig
 
 static int schema_validate(const struct ArrowSchema *s, int depth, cflight_error *err) {
   cf_type t;
-  if (depth > 64) return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "schema nested too deeply");
+  if (depth > 64)
+    return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "schema nested too deeply");
   if (s == NULL || s->release == NULL) {
     return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "schema is NULL or released");
   }
@@ -148,8 +153,9 @@ static int schema_validate(const struct ArrowSchema *s, int depth, cflight_error
   int64_t want = cf_type_n_children(t.id);
   if (s->n_children < 0 || (s->n_children > 0 && s->children == NULL) ||
       (want >= 0 && s->n_children != want)) {
-    return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "field '%s' of type %s has %lld children",
-                             name, cf_type_name(t.id), (long long)s->n_children);
+    return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT,
+                             "field '%s' of type %s has %lld children", name, cf_type_name(t.id),
+                             (long long)s->n_children);
   }
   if ((t.id == CF_SPARSE_UNION || t.id == CF_DENSE_UNION) && t.n_type_codes != s->n_children) {
     return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT,
@@ -245,7 +251,8 @@ int cf_metadata_build(const cf_kv *kvs, int32_t n, char **out, cflight_error *er
   *out = NULL;
   if (n <= 0) return CFLIGHT_OK;
   size_t size = 4;
-  for (int32_t i = 0; i < n; i++) size += 8 + (size_t)kvs[i].key_len + (size_t)kvs[i].value_len;
+  for (int32_t i = 0; i < n; i++)
+    size += 8 + (size_t)kvs[i].key_len + (size_t)kvs[i].value_len;
   char *blob = malloc(size);
   if (blob == NULL) return CF_NOMEM(err, "metadata");
   char *p = blob;

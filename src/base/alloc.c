@@ -42,7 +42,8 @@ int cf_bytes_reserve(cf_bytes *b, size_t extra, cflight_error *err) {
   if (extra <= b->cap - b->len) return CFLIGHT_OK;
   if (extra > SIZE_MAX / 2 - b->len) return CF_NOMEM(err, "byte builder");
   size_t cap = b->cap < 256 ? 256 : b->cap;
-  while (cap - b->len < extra) cap *= 2;
+  while (cap - b->len < extra)
+    cap *= 2;
   uint8_t *data = realloc(b->data, cap);
   if (data == NULL) return CF_NOMEM(err, "byte builder");
   b->data = data;

@@ -15,16 +15,17 @@
 #define CF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Evaluates expr (an int code); returns it from the enclosing function if it is not CFLIGHT_OK. */
-#define CF_RETURN_NOT_OK(expr)   \
-  do {                           \
-    int cf_rc_ = (expr);         \
-    if (cf_rc_ != CFLIGHT_OK) {  \
-      return cf_rc_;             \
-    }                            \
+#define CF_RETURN_NOT_OK(expr)  \
+  do {                          \
+    int cf_rc_ = (expr);        \
+    if (cf_rc_ != CFLIGHT_OK) { \
+      return cf_rc_;            \
+    }                           \
   } while (0)
 
 /* Allocation failures become CFLIGHT_NO_MEMORY with a message naming what was allocated. */
-#define CF_NOMEM(err, what) cflight_error_set((err), CFLIGHT_NO_MEMORY, "out of memory allocating %s", (what))
+#define CF_NOMEM(err, what) \
+  cflight_error_set((err), CFLIGHT_NO_MEMORY, "out of memory allocating %s", (what))
 
 /* Largest single allocation driven by a length read from untrusted input,
  * unless a caller raises it. Protects against "allocate 2^62 bytes" inputs. */

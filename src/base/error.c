@@ -5,38 +5,64 @@
 
 const char *cflight_code_name(int code) {
   switch (code) {
-    case CFLIGHT_OK: return "OK";
-    case CFLIGHT_CANCELLED: return "CANCELLED";
-    case CFLIGHT_UNKNOWN: return "UNKNOWN";
-    case CFLIGHT_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case CFLIGHT_DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case CFLIGHT_NOT_FOUND: return "NOT_FOUND";
-    case CFLIGHT_ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case CFLIGHT_PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case CFLIGHT_RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case CFLIGHT_FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case CFLIGHT_ABORTED: return "ABORTED";
-    case CFLIGHT_OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case CFLIGHT_UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case CFLIGHT_INTERNAL: return "INTERNAL";
-    case CFLIGHT_UNAVAILABLE: return "UNAVAILABLE";
-    case CFLIGHT_DATA_LOSS: return "DATA_LOSS";
-    case CFLIGHT_UNAUTHENTICATED: return "UNAUTHENTICATED";
-    case CFLIGHT_INVALID_DATA: return "INVALID_DATA";
-    case CFLIGHT_NO_MEMORY: return "NO_MEMORY";
-    case CFLIGHT_IO_ERROR: return "IO_ERROR";
-    case CFLIGHT_WRITE_SIZE_EXCEEDED: return "WRITE_SIZE_EXCEEDED";
-    default: return "UNKNOWN_CODE";
+    case CFLIGHT_OK:
+      return "OK";
+    case CFLIGHT_CANCELLED:
+      return "CANCELLED";
+    case CFLIGHT_UNKNOWN:
+      return "UNKNOWN";
+    case CFLIGHT_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case CFLIGHT_DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case CFLIGHT_NOT_FOUND:
+      return "NOT_FOUND";
+    case CFLIGHT_ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case CFLIGHT_PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case CFLIGHT_RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case CFLIGHT_FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case CFLIGHT_ABORTED:
+      return "ABORTED";
+    case CFLIGHT_OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case CFLIGHT_UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case CFLIGHT_INTERNAL:
+      return "INTERNAL";
+    case CFLIGHT_UNAVAILABLE:
+      return "UNAVAILABLE";
+    case CFLIGHT_DATA_LOSS:
+      return "DATA_LOSS";
+    case CFLIGHT_UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case CFLIGHT_INVALID_DATA:
+      return "INVALID_DATA";
+    case CFLIGHT_NO_MEMORY:
+      return "NO_MEMORY";
+    case CFLIGHT_IO_ERROR:
+      return "IO_ERROR";
+    case CFLIGHT_WRITE_SIZE_EXCEEDED:
+      return "WRITE_SIZE_EXCEEDED";
+    default:
+      return "UNKNOWN_CODE";
   }
 }
 
 int cflight_code_to_grpc(int code) {
   if (code >= 0 && code <= 16) return code;
   switch (code) {
-    case CFLIGHT_INVALID_DATA: return CFLIGHT_INVALID_ARGUMENT;
-    case CFLIGHT_NO_MEMORY: return CFLIGHT_RESOURCE_EXHAUSTED;
-    case CFLIGHT_WRITE_SIZE_EXCEEDED: return CFLIGHT_RESOURCE_EXHAUSTED;
-    default: return CFLIGHT_UNKNOWN;
+    case CFLIGHT_INVALID_DATA:
+      return CFLIGHT_INVALID_ARGUMENT;
+    case CFLIGHT_NO_MEMORY:
+      return CFLIGHT_RESOURCE_EXHAUSTED;
+    case CFLIGHT_WRITE_SIZE_EXCEEDED:
+      return CFLIGHT_RESOURCE_EXHAUSTED;
+    default:
+      return CFLIGHT_UNKNOWN;
   }
 }
 

@@ -12,18 +12,30 @@ static void roundtrip_format(const char *format) {
 }
 
 static void test_formats(void) {
-  const char *formats[] = {"n", "b", "c", "C", "s", "S", "i", "I", "l", "L", "e", "f", "g", "z", "Z",
-                           "u", "U", "vz", "vu", "w:16", "d:10,2,32", "d:18,-3,64", "d:38,10,128",
-                           "d:76,20,256", "tdD", "tdm", "tts", "ttm", "ttu", "ttn", "tss:", "tsn:UTC",
-                           "tsu:Europe/Paris", "tDs", "tDn", "tiM", "tiD", "tin", "+l", "+L", "+w:3",
-                           "+vl", "+vL", "+s", "+m", "+ud:0,5,127", "+us:", "+r"};
-  for (size_t i = 0; i < CF_ARRAY_SIZE(formats); i++) roundtrip_format(formats[i]);
+  const char *formats[] = {"n",           "b",           "c",
+                           "C",           "s",           "S",
+                           "i",           "I",           "l",
+                           "L",           "e",           "f",
+                           "g",           "z",           "Z",
+                           "u",           "U",           "vz",
+                           "vu",          "w:16",        "d:10,2,32",
+                           "d:18,-3,64",  "d:38,10,128", "d:76,20,256",
+                           "tdD",         "tdm",         "tts",
+                           "ttm",         "ttu",         "ttn",
+                           "tss:",        "tsn:UTC",     "tsu:Europe/Paris",
+                           "tDs",         "tDn",         "tiM",
+                           "tiD",         "tin",         "+l",
+                           "+L",          "+w:3",        "+vl",
+                           "+vL",         "+s",          "+m",
+                           "+ud:0,5,127", "+us:",        "+r"};
+  for (size_t i = 0; i < CF_ARRAY_SIZE(formats); i++)
+    roundtrip_format(formats[i]);
   cf_type t;
   cflight_error err = {0};
   CHECK_OK(cf_type_parse("d:19,4", &t, &err), &err);
   CHECK_EQ_INT(t.id, CF_DECIMAL128);
-  const char *bad[] = {"", "x", "d:1", "d:1,2,99", "w:", "w:-1", "ts", "tsx:", "+ud:1,", "+ud:128", "+w:",
-                       "tiX", "vx"};
+  const char *bad[] = {"",     "x",      "d:1",     "d:1,2,99", "w:",  "w:-1", "ts",
+                       "tsx:", "+ud:1,", "+ud:128", "+w:",      "tiX", "vx"};
   for (size_t i = 0; i < CF_ARRAY_SIZE(bad); i++) {
     CHECK_MSG(cf_type_parse(bad[i], &t, &err) == CFLIGHT_INVALID_ARGUMENT, "accepted '%s'", bad[i]);
   }
