@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-exec "${CFLIGHT_BUILD_DIR:-build}"/programs/cflight serve "$@"
+exec "${CFLIGHT_BUILD_DIR:-build}"/bin/cflight serve "$@"
