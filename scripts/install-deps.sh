@@ -33,9 +33,16 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The Node.js interoperability peer (tests/peers/node) uses npm's
-# @grpc/grpc-js and apache-arrow, pinned by its package-lock.json.
-if [[ -f tests/peers/node/package.json && ! -d tests/peers/node/node_modules ]]; then
-  echo "install-deps: npm ci in tests/peers/node"
-  (cd tests/peers/node && npm ci --no-audit --no-fund --loglevel=error)
+# The Node.js interoperability peers (tests/peers/node) use npm's
+# @grpc/grpc-js and apache-arrow, pinned by package-lock.json. Reinstall
+# whenever the lock file changed since the last install.
+peer=tests/peers/node
+if [[ -f $peer/package-lock.json ]]; then
+  want=$(sha256sum "$peer/package-lock.json" | cut -d' ' -f1)
+  have=$(cat "$peer/node_modules/.cflight-lock-sha256" 2>/dev/null || true)
+  if [[ "$want" != "$have" ]]; then
+    echo "install-deps: npm ci in $peer"
+    (cd "$peer" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$peer/node_modules/.cflight-lock-sha256"
+  fi
 fi
