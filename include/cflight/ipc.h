@@ -59,6 +59,17 @@ CFLIGHT_API void cflight_ipc_options_set_dictionary_deltas(cflight_ipc_options *
  * marker (readers accept both always). */
 CFLIGHT_API void cflight_ipc_options_set_legacy_framing(cflight_ipc_options *opts, bool on);
 
+/* Writing: the dictionary ids of the schema's dictionary-encoded fields, in
+ * pre-order (a field before its children; a dictionary's value fields right
+ * after the field itself). Fields given the same id share one dictionary,
+ * sent once per change; their batches must carry equal dictionaries. By
+ * default each dictionary-encoded field gets its own id, 0, 1, 2... The ids
+ * are copied; n == 0 restores the default. cflight_ipc_decoder_dictionary_ids
+ * gives the ids of a decoded schema, so that a copy keeps its sharing. */
+CFLIGHT_API int cflight_ipc_options_set_dictionary_ids(cflight_ipc_options *opts,
+                                                       const int64_t *ids, int64_t n,
+                                                       cflight_error *err);
+
 /* ---- Payloads: one encoded IPC message ------------------------------------- */
 
 typedef enum cflight_ipc_message_type {
@@ -140,6 +151,12 @@ CFLIGHT_API int cflight_ipc_decoder_decode(cflight_ipc_decoder *dec, const void 
 /* A copy of the decoded schema; CFLIGHT_FAILED_PRECONDITION before one was decoded. */
 CFLIGHT_API int cflight_ipc_decoder_schema(const cflight_ipc_decoder *dec, struct ArrowSchema *out,
                                            cflight_error *err);
+
+/* The dictionary ids of the decoded schema's dictionary-encoded fields, in
+ * the order cflight_ipc_options_set_dictionary_ids takes them: writes up to
+ * cap of them to ids and returns their number (-1 before a schema). */
+CFLIGHT_API int64_t cflight_ipc_decoder_dictionary_ids(const cflight_ipc_decoder *dec, int64_t *ids,
+                                                       int64_t cap);
 
 /* The body length that the metadata of an encapsulated message announces,
  * so that a reader knows how many bytes to fetch. */
