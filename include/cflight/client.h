@@ -71,7 +71,8 @@ CFLIGHT_API int cflight_stream_reader_to_stream(cflight_stream_reader *r,
  * the peer sees the call cancelled. Callable from any thread. */
 CFLIGHT_API void cflight_stream_reader_cancel(cflight_stream_reader *r);
 
-/* Frees the reader; cancels the call if it has not ended. */
+/* Frees the reader; cancels the call if it has not ended (a DoExchange's
+ * once its writer is freed too). */
 CFLIGHT_API void cflight_stream_reader_free(cflight_stream_reader *r);
 
 /* Writes a stream of FlightData: the client's DoPut and DoExchange, the
@@ -115,6 +116,8 @@ typedef struct cflight_metadata_reader cflight_metadata_reader;
  * end. Errors are the call's status. */
 CFLIGHT_API int cflight_metadata_reader_read(cflight_metadata_reader *r, cflight_buffer **out,
                                              cflight_error *err);
+/* Frees the reader. The DoPut goes on: its writer ends it. PutResults not
+ * read when the writer closes are dropped. */
 CFLIGHT_API void cflight_metadata_reader_free(cflight_metadata_reader *r);
 
 /* ---- Call options ------------------------------------------------------------- */
@@ -282,15 +285,19 @@ CFLIGHT_API int cflight_client_authenticate(cflight_client *c, cflight_client_au
 
 /* HTTP basic authentication on a Handshake call, as pyarrow's
  * authenticate_basic_token: returns the "authorization" header pair the
- * server issued ("Bearer <token>"), to add to later calls' options. *key and
- * *value are freed with cflight_free. */
+ * server issued ("Bearer <token>", taken from the response headers or
+ * trailers), to add to later calls' options. When the server accepts the
+ * call without issuing a token, both are "" (as Arrow does). *key and
+ * *value are freed with cflight_free. A refusal is the server's status
+ * (CFLIGHT_UNAUTHENTICATED). */
 CFLIGHT_API int cflight_client_authenticate_basic_token(cflight_client *c, const char *username,
                                                         const char *password,
                                                         const cflight_call_options *opts,
                                                         char **key, char **value,
                                                         cflight_error *err);
 
-/* Iterates over the FlightInfos of ListFlights. */
+/* Iterates over the FlightInfos of ListFlights. For this call, DoAction
+ * and ListActions, the server's errors come from the iterator's next. */
 typedef struct cflight_info_iter cflight_info_iter;
 /* Next info (caller owns it) or *out = NULL at the end. */
 CFLIGHT_API int cflight_info_iter_next(cflight_info_iter *it, cflight_flight_info **out,
@@ -315,14 +322,18 @@ CFLIGHT_API int cflight_client_get_schema(cflight_client *c, const cflight_descr
                                           const cflight_call_options *opts, struct ArrowSchema *out,
                                           cflight_error *err);
 
-/* DoGet: a reader of the ticket's stream. */
+/* DoGet: a reader of the ticket's stream. As Arrow does, waits for the
+ * stream's schema before returning, so that a call the server refuses or
+ * fails before its first batch returns the server's error here. */
 CFLIGHT_API int cflight_client_do_get(cflight_client *c, const cflight_ticket *t,
                                       const cflight_call_options *opts, cflight_stream_reader **out,
                                       cflight_error *err);
 
 /* DoPut: sends the descriptor and the schema at once; returns the writer
  * for batches and the reader of the server's PutResult metadata (both owned
- * by the caller; free both). */
+ * by the caller; free both). The server's verdict comes from the writer's
+ * close (or a failing write) and the metadata reader, also when the server
+ * refuses the call at once. */
 CFLIGHT_API int cflight_client_do_put(cflight_client *c, const cflight_descriptor *d,
                                       const struct ArrowSchema *schema,
                                       const cflight_call_options *opts,
@@ -330,7 +341,10 @@ CFLIGHT_API int cflight_client_do_put(cflight_client *c, const cflight_descripto
                                       cflight_metadata_reader **reader, cflight_error *err);
 
 /* DoExchange: a writer (begin it with a schema before writing batches) and a
- * reader of what the server sends back. */
+ * reader of what the server sends back. The descriptor is sent at once (in
+ * a FlightData of its own), so the server's handler starts before the
+ * client writes anything. Errors of the call come from the reader and the
+ * writer. */
 CFLIGHT_API int cflight_client_do_exchange(cflight_client *c, const cflight_descriptor *d,
                                            const cflight_call_options *opts,
                                            cflight_stream_writer **writer,
@@ -354,6 +368,46 @@ CFLIGHT_API void cflight_action_type_iter_free(cflight_action_type_iter *it);
 
 CFLIGHT_API int cflight_client_list_actions(cflight_client *c, const cflight_call_options *opts,
                                             cflight_action_type_iter **out, cflight_error *err);
+
+/* ---- The Flight specification's actions ----------------------------------------------
+ * Each is a DoAction of the action type of the same name (CFLIGHT_ACTION_...)
+ * whose body is the request's encoding and whose first Result carries the
+ * response (the rest of the stream is read and dropped). The caller owns
+ * *out. A response that does not parse is CFLIGHT_INVALID_DATA; a server
+ * that sends no Result gives CFLIGHT_INTERNAL. */
+
+/* CancelFlightInfo: asks the server to cancel the query behind a FlightInfo. */
+CFLIGHT_API int cflight_client_cancel_flight_info(cflight_client *c,
+                                                  const cflight_cancel_flight_info_request *req,
+                                                  const cflight_call_options *opts,
+                                                  cflight_cancel_flight_info_result **out,
+                                                  cflight_error *err);
+
+/* RenewFlightEndpoint: the endpoint with a later expiration time. */
+CFLIGHT_API int cflight_client_renew_flight_endpoint(
+    cflight_client *c, const cflight_renew_flight_endpoint_request *req,
+    const cflight_call_options *opts, cflight_endpoint **out, cflight_error *err);
+
+/* SetSessionOptions: the options that could not be set, and why. */
+CFLIGHT_API int cflight_client_set_session_options(cflight_client *c,
+                                                   const cflight_set_session_options_request *req,
+                                                   const cflight_call_options *opts,
+                                                   cflight_set_session_options_result **out,
+                                                   cflight_error *err);
+
+/* GetSessionOptions (req may be NULL: the empty request). */
+CFLIGHT_API int cflight_client_get_session_options(cflight_client *c,
+                                                   const cflight_get_session_options_request *req,
+                                                   const cflight_call_options *opts,
+                                                   cflight_get_session_options_result **out,
+                                                   cflight_error *err);
+
+/* CloseSession (req may be NULL: the empty request). */
+CFLIGHT_API int cflight_client_close_session(cflight_client *c,
+                                             const cflight_close_session_request *req,
+                                             const cflight_call_options *opts,
+                                             cflight_close_session_result **out,
+                                             cflight_error *err);
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,35 @@ CFLIGHT_API int cflight_result_writer_write_action_type(cflight_result_writer *w
                                                         const char *description,
                                                         cflight_error *err);
 
+/* The results of the Flight specification's actions (see client.h), each
+ * written as one Result whose body is the message's encoding. */
+CFLIGHT_API int cflight_result_writer_write_cancel_flight_info_result(
+    cflight_result_writer *w, const cflight_cancel_flight_info_result *r, cflight_error *err);
+/* RenewFlightEndpoint's result: the renewed endpoint. */
+CFLIGHT_API int cflight_result_writer_write_endpoint(cflight_result_writer *w,
+                                                     const cflight_endpoint *e, cflight_error *err);
+CFLIGHT_API int cflight_result_writer_write_set_session_options_result(
+    cflight_result_writer *w, const cflight_set_session_options_result *r, cflight_error *err);
+CFLIGHT_API int cflight_result_writer_write_get_session_options_result(
+    cflight_result_writer *w, const cflight_get_session_options_result *r, cflight_error *err);
+CFLIGHT_API int cflight_result_writer_write_close_session_result(
+    cflight_result_writer *w, const cflight_close_session_result *r, cflight_error *err);
+
+/* The request of a well-known action, decoded from its body (the caller
+ * owns *out). CFLIGHT_INVALID_ARGUMENT when the action has another type,
+ * CFLIGHT_INVALID_DATA when the body does not parse. */
+CFLIGHT_API int cflight_action_decode_cancel_flight_info_request(
+    const cflight_action *action, cflight_cancel_flight_info_request **out, cflight_error *err);
+CFLIGHT_API int cflight_action_decode_renew_flight_endpoint_request(
+    const cflight_action *action, cflight_renew_flight_endpoint_request **out, cflight_error *err);
+CFLIGHT_API int cflight_action_decode_set_session_options_request(
+    const cflight_action *action, cflight_set_session_options_request **out, cflight_error *err);
+CFLIGHT_API int cflight_action_decode_get_session_options_request(
+    const cflight_action *action, cflight_get_session_options_request **out, cflight_error *err);
+CFLIGHT_API int cflight_action_decode_close_session_request(const cflight_action *action,
+                                                            cflight_close_session_request **out,
+                                                            cflight_error *err);
+
 /* DoPut's PutResult messages. */
 typedef struct cflight_metadata_writer cflight_metadata_writer;
 CFLIGHT_API int cflight_metadata_writer_write(cflight_metadata_writer *w, const void *data,
