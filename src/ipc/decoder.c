@@ -23,11 +23,11 @@ void cflight_ipc_decoder_free(cflight_ipc_decoder *dec) {
 int cflight_ipc_decoder_decode(cflight_ipc_decoder *dec, const void *metadata, size_t metadata_size,
                                cflight_buffer *body, cflight_ipc_message_type *out_type,
                                struct ArrowArray *out_batch, cflight_error *err) {
-  cf_msg msg;
+  cf_ipc_msg msg;
   *out_type = CFLIGHT_IPC_NONE;
   memset(out_batch, 0, sizeof(*out_batch));
   if (dec == NULL) return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "decoder is NULL");
-  CF_RETURN_NOT_OK(cf_msg_parse(&msg, metadata, metadata_size, err));
+  CF_RETURN_NOT_OK(cf_ipc_msg_parse(&msg, metadata, metadata_size, err));
   return cf_reader_state_message(&dec->st, &msg, body, out_type, out_batch, err);
 }
 
@@ -80,9 +80,9 @@ int cflight_ipc_schema_serialize(const struct ArrowSchema *schema, cflight_buffe
 
 static int schema_from_message(const void *data, size_t size, struct ArrowSchema *out,
                                cflight_error *err) {
-  cf_msg msg;
+  cf_ipc_msg msg;
   cf_reader_state st;
-  CF_RETURN_NOT_OK(cf_msg_parse(&msg, data, size, err));
+  CF_RETURN_NOT_OK(cf_ipc_msg_parse(&msg, data, size, err));
   if (msg.type != CF_MSG_SCHEMA) {
     return cflight_error_set(err, CFLIGHT_INVALID_DATA,
                              "schema deserialize: the message is not a schema (type %d)", msg.type);

@@ -57,7 +57,7 @@ static int read_blocks(const cf_fbt *footer, int id, const char *what, block **o
 
 /* Parses the message of block b; *body gets a slice of the data (or NULL). */
 static int read_block(cflight_ipc_file_reader *r, const block *b, const char *what, int64_t index,
-                      cf_msg *msg, cflight_buffer **body, cflight_error *err) {
+                      cf_ipc_msg *msg, cflight_buffer **body, cflight_error *err) {
   const uint8_t *data = cflight_buffer_data(r->data);
   *body = NULL;
   if (b->offset < 8 || b->meta_length < 8 || b->body_length < 0 ||
@@ -76,7 +76,7 @@ static int read_block(cflight_ipc_file_reader *r, const block *b, const char *wh
                              "file: %s block %lld holds an end-of-stream marker", what,
                              (long long)index);
   }
-  CF_RETURN_NOT_OK(cf_msg_parse(msg, fr.meta, fr.meta_size, err));
+  CF_RETURN_NOT_OK(cf_ipc_msg_parse(msg, fr.meta, fr.meta_size, err));
   if (msg->body_length > b->body_length) {
     return cflight_error_set(err, CFLIGHT_INVALID_DATA,
                              "file: %s block %lld: the message's %lld-byte body exceeds the "
@@ -94,7 +94,7 @@ static int read_block(cflight_ipc_file_reader *r, const block *b, const char *wh
 
 static int load_dictionaries(cflight_ipc_file_reader *r, cflight_error *err) {
   for (int64_t i = 0; i < r->n_dicts; i++) {
-    cf_msg msg;
+    cf_ipc_msg msg;
     cflight_buffer *body;
     CF_RETURN_NOT_OK(read_block(r, &r->dicts[i], "dictionary", i, &msg, &body, err));
     int rc = CFLIGHT_OK;
@@ -229,7 +229,7 @@ int cflight_ipc_file_reader_read(cflight_ipc_file_reader *r, int64_t i, struct A
     return cflight_error_set(err, CFLIGHT_OUT_OF_RANGE, "file: batch %lld of %lld", (long long)i,
                              (long long)(r ? r->n_batches : 0));
   }
-  cf_msg msg;
+  cf_ipc_msg msg;
   cflight_buffer *body;
   CF_RETURN_NOT_OK(read_block(r, &r->batches[i], "record batch", i, &msg, &body, err));
   int rc = CFLIGHT_OK;

@@ -120,18 +120,18 @@ int cf_schema_message(cf_fbb *b, const cf_plan *plan, cflight_error *err);
 
 /* ---- Messages ------------------------------------------------------------------- */
 
-typedef struct cf_msg {
+typedef struct cf_ipc_msg {
   cf_fbr r;
   cf_fbt message;
   cf_fbt header;
   int version;
   int type;
   int64_t body_length;
-} cf_msg;
+} cf_ipc_msg;
 
 /* Parses a flatbuffer Message (root table, version, header, body length).
  * msg must not move afterwards (its tables point at msg->r). */
-int cf_msg_parse(cf_msg *msg, const void *data, size_t size, cflight_error *err);
+int cf_ipc_msg_parse(cf_ipc_msg *msg, const void *data, size_t size, cflight_error *err);
 
 /* Encapsulated message framing at data[0..size): on success meta and
  * meta_size are the flatbuffer (padding included) and prefix_size the
@@ -201,7 +201,7 @@ int cf_reader_state_set_schema(cf_reader_state *s, const cf_fbt *schema_table, i
                                cflight_error *err);
 /* Handles one parsed message: a schema (only first), a dictionary batch
  * (absorbed) or a record batch (into *out). */
-int cf_reader_state_message(cf_reader_state *s, cf_msg *msg, cflight_buffer *body,
+int cf_reader_state_message(cf_reader_state *s, cf_ipc_msg *msg, cflight_buffer *body,
                             cflight_ipc_message_type *type, struct ArrowArray *out,
                             cflight_error *err);
 

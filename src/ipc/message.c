@@ -5,7 +5,7 @@
 
 _Alignas(64) const uint8_t cf_ipc_zeros[64] = {0};
 
-int cf_msg_parse(cf_msg *msg, const void *data, size_t size, cflight_error *err) {
+int cf_ipc_msg_parse(cf_ipc_msg *msg, const void *data, size_t size, cflight_error *err) {
   memset(msg, 0, sizeof(*msg));
   if (data == NULL || size == 0)
     return cflight_error_set(err, CFLIGHT_INVALID_DATA, "message: empty metadata");
@@ -100,9 +100,9 @@ size_t cf_frame_prefix(size_t meta_size, bool legacy, uint8_t prefix[8], size_t 
 
 int cflight_ipc_message_body_length(const void *metadata, size_t metadata_size, int64_t *out,
                                     cflight_error *err) {
-  cf_msg msg;
+  cf_ipc_msg msg;
   *out = 0;
-  CF_RETURN_NOT_OK(cf_msg_parse(&msg, metadata, metadata_size, err));
+  CF_RETURN_NOT_OK(cf_ipc_msg_parse(&msg, metadata, metadata_size, err));
   *out = msg.body_length;
   return CFLIGHT_OK;
 }

@@ -40,7 +40,7 @@ int cf_reader_state_set_schema(cf_reader_state *s, const cf_fbt *schema_table, i
   return CFLIGHT_OK;
 }
 
-int cf_reader_state_message(cf_reader_state *s, cf_msg *msg, cflight_buffer *body,
+int cf_reader_state_message(cf_reader_state *s, cf_ipc_msg *msg, cflight_buffer *body,
                             cflight_ipc_message_type *type, struct ArrowArray *out,
                             cflight_error *err) {
   *type = CFLIGHT_IPC_NONE;

@@ -55,7 +55,7 @@ static int read_fd(int fd, size_t n, cf_bytes *b, bool *eof, const char *what, c
 }
 
 /* Reads the next message; *body is NULL for a body-less message. */
-static int next_message_fd(stream_ctx *s, cf_msg *msg, cflight_buffer **body, bool *eos,
+static int next_message_fd(stream_ctx *s, cf_ipc_msg *msg, cflight_buffer **body, bool *eos,
                            cflight_error *err) {
   bool eof;
   *body = NULL;
@@ -81,7 +81,7 @@ static int next_message_fd(stream_ctx *s, cf_msg *msg, cflight_buffer **body, bo
   }
   s->meta.len = 0;
   CF_RETURN_NOT_OK(read_fd(s->fd, (size_t)len, &s->meta, NULL, "message metadata", err));
-  CF_RETURN_NOT_OK(cf_msg_parse(msg, s->meta.data, s->meta.len, err));
+  CF_RETURN_NOT_OK(cf_ipc_msg_parse(msg, s->meta.data, s->meta.len, err));
   if (msg->body_length > s->st.opts.max_message_size - len) {
     return cflight_error_set(err, CFLIGHT_INVALID_DATA,
                              "stream: a %lld-byte body exceeds the message size limit of %lld",
@@ -103,7 +103,7 @@ static int next_message_fd(stream_ctx *s, cf_msg *msg, cflight_buffer **body, bo
   return CFLIGHT_OK;
 }
 
-static int next_message_buffer(stream_ctx *s, cf_msg *msg, cflight_buffer **body, bool *eos,
+static int next_message_buffer(stream_ctx *s, cf_ipc_msg *msg, cflight_buffer **body, bool *eos,
                                cflight_error *err) {
   cf_frame fr;
   const uint8_t *data = cflight_buffer_data(s->data);
@@ -115,7 +115,7 @@ static int next_message_buffer(stream_ctx *s, cf_msg *msg, cflight_buffer **body
     *eos = true;
     return CFLIGHT_OK;
   }
-  CF_RETURN_NOT_OK(cf_msg_parse(msg, fr.meta, fr.meta_size, err));
+  CF_RETURN_NOT_OK(cf_ipc_msg_parse(msg, fr.meta, fr.meta_size, err));
   size_t start = s->pos + fr.prefix_size + fr.meta_size;
   if ((uint64_t)msg->body_length > size - start) {
     return cflight_error_set(err, CFLIGHT_INVALID_DATA,
@@ -135,7 +135,7 @@ static int stream_next(void *ctx, struct ArrowArray *out, cflight_error *err) {
   stream_ctx *s = ctx;
   memset(out, 0, sizeof(*out));
   while (!s->done) {
-    cf_msg msg;
+    cf_ipc_msg msg;
     cflight_buffer *body;
     bool eos;
     int rc = s->data != NULL ? next_message_buffer(s, &msg, &body, &eos, err)
@@ -162,7 +162,7 @@ static int stream_next(void *ctx, struct ArrowArray *out, cflight_error *err) {
 static int stream_open(stream_ctx *s, struct ArrowArrayStream *out, cflight_error *err) {
   struct ArrowArray first;
   /* The first message must be the schema: read it now so get_schema works. */
-  cf_msg msg;
+  cf_ipc_msg msg;
   cflight_buffer *body;
   bool eos;
   int rc = s->data != NULL ? next_message_buffer(s, &msg, &body, &eos, err)
