@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config clang clang-format
   libnghttp2-dev libuv1-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler
   liblz4-dev libzstd-dev libjansson-dev libcsv-dev zlib1g-dev
-  python3 python3-grpcio python3-protobuf
+  python3 python3-grpcio python3-protobuf python3-flatbuffers
   nodejs npm iperf3 openssl ca-certificates
 )
 

@@ -66,11 +66,28 @@ int cflight_code_to_grpc(int code) {
   }
 }
 
+/* A message cut at the buffer's size may end inside a UTF-8 sequence; drop
+ * that partial character so the message stays valid UTF-8 (grpc-message
+ * must be). */
+static void trim_partial_utf8(char *s, size_t len) {
+  size_t i = len;
+  size_t back = 0;
+  while (i > 0 && back < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) {
+    i--;
+    back++;
+  }
+  if (i == 0) return;
+  unsigned char lead = (unsigned char)s[i - 1];
+  size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  if (need > back + 1) s[i - 1] = '\0';
+}
+
 int cflight_error_setv(cflight_error *err, int code, const char *fmt, va_list ap) {
   if (err != NULL) {
     err->code = code;
     if (fmt != NULL) {
-      vsnprintf(err->message, sizeof(err->message), fmt, ap);
+      int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
+      if (n >= (int)sizeof(err->message)) trim_partial_utf8(err->message, sizeof(err->message) - 1);
     } else {
       err->message[0] = '\0';
     }

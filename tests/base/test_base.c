@@ -55,8 +55,28 @@ static void test_buffers(void) {
   cflight_buffer_unref(fin);
 }
 
+/* A message cut at the buffer's size never ends inside a UTF-8 character. */
+static void test_error_utf8_truncation(void) {
+  char long_text[3000];
+  size_t n = 0;
+  while (n + 2 < sizeof(long_text)) {
+    long_text[n++] = (char)0xC3; /* "é" */
+    long_text[n++] = (char)0xA9;
+  }
+  long_text[n] = '\0';
+  for (int shift = 0; shift < 4; shift++) {
+    cflight_error err = {0};
+    cflight_error_set(&err, CFLIGHT_INTERNAL, "%.*s%s", shift, "xyz", long_text);
+    size_t len = strlen(err.message);
+    CHECK(len >= CFLIGHT_ERROR_MESSAGE_SIZE - 3);
+    unsigned char last = (unsigned char)err.message[len - 1];
+    CHECK_MSG(last == 0xA9 || last < 0x80, "message ends in a partial character (0x%02x)", last);
+  }
+}
+
 int main(void) {
   RUN_TEST(test_error);
+  RUN_TEST(test_error_utf8_truncation);
   RUN_TEST(test_buffers);
   return cft_finish();
 }

@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
 import * as arrow from 'apache-arrow';
@@ -22,7 +23,7 @@ import lz4 from 'lz4js';
 
 // Types that apache-arrow (JS, 21.2.0) cannot read, so that cases using them
 // are skipped rather than failed:
-const UNSUPPORTED_TYPES = {
+export const UNSUPPORTED_TYPES = {
   // No ListView / LargeListView in arrow-js: reading fails with
   // 'Unrecognized type: "ListView" (25)'.
   listview: 'apache-arrow has no ListView type',
@@ -68,25 +69,25 @@ function parseArgs(argv) {
 
 // ---- Differences ---------------------------------------------------------------
 
-class Mismatch extends Error {}
+export class Mismatch extends Error {}
 
 function differ(where, what) {
   throw new Mismatch(`${where}: ${what}`);
 }
 
-function show(v) {
+export function show(v) {
   if (typeof v === 'bigint') return `${v}n`;
   if (v instanceof Uint8Array) return `0x${hex(v)}`;
   return JSON.stringify(v);
 }
 
-function hex(bytes) {
+export function hex(bytes) {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').toUpperCase();
 }
 
 // ---- Schema ----------------------------------------------------------------------
 
-function unsupportedIn(fields) {
+export function unsupportedIn(fields) {
   for (const f of fields) {
     if (UNSUPPORTED_TYPES[f.type.name]) return UNSUPPORTED_TYPES[f.type.name];
     const inner = unsupportedIn(f.children || []);
@@ -99,7 +100,7 @@ function metadataOf(json) {
   return (json || []).map((kv) => `${kv.key}\u0000${kv.value}`).sort();
 }
 
-function compareMetadata(where, json, map) {
+export function compareMetadata(where, json, map) {
   const want = metadataOf(json);
   const got = [...(map || new Map()).entries()].map(([k, v]) => `${k}\u0000${v}`).sort();
   if (want.length !== got.length || want.some((x, i) => x !== got[i])) {
@@ -184,8 +185,10 @@ function compareType(where, jt, jchildren, at, mapEntries = false) {
 // ignoreName: a map's entries struct and its key and value fields, whose
 // names are not part of the map type (apache-arrow renames them "entries",
 // "key" and "value" when it reads, even for Arrow C++'s gold files).
-function compareField(where, jf, af, ignoreName = false, mapEntries = false) {
-  if (!ignoreName) expectEq(where, 'name', jf.name, af.name);
+export function compareField(where, jf, af, ignoreName = false, mapEntries = false) {
+  // Field.name is optional in the format: apache-arrow writes "" as no name
+  // and reads no name as null, so both stand for "".
+  if (!ignoreName) expectEq(where, 'name', jf.name, af.name ?? '');
   expectEq(where, 'nullable', jf.nullable, af.nullable);
   compareMetadata(where, jf.metadata, af.metadata);
   if (jf.dictionary) {
@@ -466,7 +469,7 @@ function compareValue(where, jf, jcol, jrow, data, arow, dicts) {
 
 // ---- One case ----------------------------------------------------------------------------
 
-function checkOutput(where, json, bytes, variant) {
+export function checkOutput(where, json, bytes, variant) {
   const reader = arrow.RecordBatchReader.from(bytes).open();
   expectEq(where, 'format is file', variant.format === 'file', reader.isFile());
   const schema = reader.schema;
@@ -494,7 +497,7 @@ function checkOutput(where, json, bytes, variant) {
 // JSON.parse turns integers into doubles; the format writes 64-bit values as
 // strings except month-day-nano "nanoseconds", which are quoted here first
 // so that they stay exact (as BigInt-able strings).
-function parseJson(text) {
+export function parseJson(text) {
   return JSON.parse(text.replace(/(?<!\\)("nanoseconds"\s*:\s*)(-?\d+)/g, '$1"$2"'));
 }
 
@@ -559,4 +562,5 @@ function main() {
   process.exitCode = failures.length === 0 && checked > 0 ? 0 : 1;
 }
 
-main();
+// Run only as a program: flight-*.mjs import the checks above.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -1,0 +1,106 @@
+/* What flight_test_server.c and flight_test_client.c share: the test
+ * service's constants (tests/interop/README.md), gold datasets read with
+ * cflight's IPC reader, Arrow schemas compared field by field, and int64
+ * batches built through the C Data Interface. Public cflight API only. */
+#ifndef CFLIGHT_TESTS_INTEROP_UTIL_H
+#define CFLIGHT_TESTS_INTEROP_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cflight.h"
+
+/* Returns the code of a failed cflight call. */
+#define IT_TRY(expr)                         \
+  do {                                       \
+    int it_rc_ = (expr);                     \
+    if (it_rc_ != CFLIGHT_OK) return it_rc_; \
+  } while (0)
+
+/* ---- The test service's constants ----------------------------------------------------- */
+
+extern const char *const it_datasets[];
+extern const size_t it_n_datasets;
+
+#define IT_EXPIRATION_SECONDS 4102444800LL
+#define IT_EXPIRATION_NANOS 123456789
+#define IT_RENEWED_SECONDS 4102448400LL
+#define IT_LARGE_ROWS 8388608
+#define IT_ENDLESS_ROWS 1000
+#define IT_ENDLESS_BATCHES 3000
+#define IT_DETAILS_MESSAGE "details \xe2\x9c\x93"
+
+extern const char *const it_locations[2];
+extern const uint8_t it_details[];
+extern const size_t it_details_size;
+
+/* ListActions' answer, in order. */
+extern const char *const it_actions[][2];
+extern const size_t it_n_actions;
+
+/* ---- Command lines ------------------------------------------------------------------------ */
+
+typedef struct it_args {
+  int port;
+  const char *host;
+  const char *gold;
+  const char *only;
+  const char *peer;
+  bool exit_on_eof;
+} it_args;
+
+/* Parses --port N --host H --gold DIR --only S --peer P --exit-on-eof; exits
+ * with a usage message on anything else. The gold folder defaults to
+ * $CFLIGHT_TEST_DATA/arrow-ipc-stream/integration/cpp-21.0.0. */
+void it_parse_args(int argc, char **argv, it_args *out);
+
+/* ---- Gold datasets ---------------------------------------------------------------------- */
+
+typedef struct it_gold {
+  struct ArrowSchema schema;
+  struct ArrowArray *batches;
+  size_t n_batches;
+  int64_t rows;
+} it_gold;
+
+/* "DIR/NAME.stream" into buf. */
+void it_gold_path(const char *dir, const char *name, char *buf, size_t cap);
+
+/* Reads a gold stream whole with cflight's IPC reader. */
+int it_gold_load(const char *dir, const char *name, it_gold *out, cflight_error *err);
+void it_gold_free(it_gold *g);
+
+/* ---- Comparisons -------------------------------------------------------------------------- */
+
+/* Whether two schemas mean the same: formats, names (NULL and "" alike;
+ * not compared under a map, whose entry names readers may change), flags,
+ * metadata (as sets of pairs), children and dictionaries. On a difference
+ * writes where and what into why. */
+bool it_schema_equal(const struct ArrowSchema *want, const struct ArrowSchema *got, char *why,
+                     size_t cap);
+
+/* Whether buffer b holds exactly text[0..len). */
+bool it_buffer_is(const cflight_buffer *b, const void *text, size_t len);
+
+/* A printable rendering of bytes (\xNN for the others), in a static
+ * rotating buffer, for messages. */
+const char *it_show(const void *data, size_t len);
+
+/* ---- int64 batches ------------------------------------------------------------------------ */
+
+/* The schema {name: int64, not nullable}. */
+void it_int64_schema(const char *name, struct ArrowSchema *out);
+
+/* A batch of that schema: rows values first, first + 1, ... Returns false
+ * when out of memory. */
+bool it_int64_batch(int64_t rows, int64_t first, struct ArrowArray *out);
+
+/* The int64 values of column 0 of a struct batch (offset applied). */
+const int64_t *it_int64_values(const struct ArrowArray *batch);
+
+/* Milliseconds on a monotonic clock. */
+int64_t it_now_ms(void);
+void it_sleep_ms(int ms);
+
+#endif
