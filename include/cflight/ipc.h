@@ -31,6 +31,9 @@ typedef enum cflight_compression {
  * bytes per message, dictionary deltas on, current (non-legacy) framing. */
 CFLIGHT_API cflight_ipc_options *cflight_ipc_options_new(void);
 CFLIGHT_API void cflight_ipc_options_free(cflight_ipc_options *opts);
+/* A new options object with every setting of src (NULL: the defaults);
+ * NULL when out of memory. */
+CFLIGHT_API cflight_ipc_options *cflight_ipc_options_copy(const cflight_ipc_options *src);
 
 /* Writing: compress bodies with codec at level (0 = the codec's default).
  * Buffers that do not shrink are sent uncompressed (length -1). */

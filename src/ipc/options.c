@@ -26,6 +26,21 @@ void cflight_ipc_options_free(cflight_ipc_options *opts) {
   free(opts);
 }
 
+cflight_ipc_options *cflight_ipc_options_copy(const cflight_ipc_options *src) {
+  const cflight_ipc_options *from = cf_ipc_options_or_default(src);
+  cflight_ipc_options *opts = malloc(sizeof(*opts));
+  if (opts == NULL) return NULL;
+  *opts = *from;
+  opts->dict_ids = NULL;
+  opts->n_dict_ids = 0;
+  if (from->n_dict_ids > 0 && cflight_ipc_options_set_dictionary_ids(
+                                  opts, from->dict_ids, from->n_dict_ids, NULL) != CFLIGHT_OK) {
+    free(opts);
+    return NULL;
+  }
+  return opts;
+}
+
 cflight_ipc_options cf_ipc_options_copy(const cflight_ipc_options *opts) {
   cflight_ipc_options copy = *cf_ipc_options_or_default(opts);
   copy.dict_ids = NULL;

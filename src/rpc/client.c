@@ -225,7 +225,7 @@ int cf_ccall_start(cflight_client *c, cf_method m, const cflight_call_options *o
   cc->method = m;
   cc->info.method = m;
   pthread_mutex_init(&cc->mu, NULL);
-  if (opts != NULL && opts->ipc != NULL) cc->ipc = cf_ipc_options_dup(opts->ipc);
+  if (opts != NULL && opts->ipc != NULL) cc->ipc = cflight_ipc_options_copy(opts->ipc);
   if (c->n_mw > 0) cc->mw_inst = calloc(c->n_mw, sizeof(void *));
   if ((c->n_mw > 0 && cc->mw_inst == NULL) ||
       (opts != NULL && opts->ipc != NULL && cc->ipc == NULL)) {

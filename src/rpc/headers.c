@@ -180,7 +180,7 @@ int cflight_call_options_set_ipc_options(cflight_call_options *o, const cflight_
   if (o == NULL) return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "call options: NULL");
   cflight_ipc_options *copy = NULL;
   if (ipc != NULL) {
-    copy = cf_ipc_options_dup(ipc);
+    copy = cflight_ipc_options_copy(ipc);
     if (copy == NULL) return CF_NOMEM(err, "IPC options");
   }
   cflight_ipc_options_free(o->ipc);

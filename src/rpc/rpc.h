@@ -79,10 +79,6 @@ struct cflight_call_options {
   cflight_ipc_options *ipc; /* NULL: the defaults */
 };
 
-/* A copy of src (NULL: of the defaults); NULL when out of memory. Free
- * with cflight_ipc_options_free. (ipc_options.c) */
-cflight_ipc_options *cf_ipc_options_dup(const cflight_ipc_options *src);
-
 /* ---- Middleware ------------------------------------------------------------------------------ */
 
 struct cflight_client_middleware_factory {

@@ -38,7 +38,7 @@ int cf_stream_writer_new(cf_call *call, cf_ccall *cc, cflight_call_context *sctx
       return rc;
     }
   }
-  w->ipc = cf_ipc_options_dup(ipc);
+  w->ipc = cflight_ipc_options_copy(ipc);
   if (w->ipc == NULL) {
     cflight_descriptor_free(w->descriptor);
     free(w);
