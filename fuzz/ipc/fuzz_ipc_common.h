@@ -78,9 +78,9 @@ static int fuzz_codec_open(const struct ArrowSchema *schema, cflight_ipc_encoder
     fuzz_fail("cannot decode a re-encoded schema", &err);
   struct ArrowSchema again;
   if (cflight_ipc_decoder_schema(*dec, &again, &err) != CFLIGHT_OK) fuzz_fail("schema", &err);
-  char why[256];
-  if (!cf_schema_equal(schema, &again, false, why, sizeof(why))) {
-    fprintf(stderr, "fuzz check failed: schema changes through a round trip: %s\n", why);
+  cflight_error why = {0};
+  if (cf_schema_equal(schema, &again, &why) != CFLIGHT_OK) {
+    fprintf(stderr, "fuzz check failed: schema changes through a round trip: %s\n", why.message);
     abort();
   }
   again.release(&again);

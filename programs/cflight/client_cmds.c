@@ -3,10 +3,10 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "arrow/arrow.h"
 #include "cli.h"
 #include "conn.h"
 #include "input.h"
-#include "integration.h"
 #include "render.h"
 
 #define MAX_POS 8

@@ -12,10 +12,10 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "arrow/arrow.h"
 #include "cli.h"
 #include "conn.h"
 #include "format.h"
-#include "integration.h"
 #include "progress.h"
 
 #define MAX_POS 4
@@ -216,7 +216,7 @@ static int ensure_sink(getter *g, const struct ArrowSchema *schema, cflight_erro
   if (g->sink == NULL) {
     rc = out_sink_open(&g->args->out, g->fp, schema, &g->sink, err);
   } else {
-    rc = cf_integration_schema_equal(out_sink_schema(g->sink), schema, err);
+    rc = cf_schema_equal(out_sink_schema(g->sink), schema, err);
     if (rc != CFLIGHT_OK) err_prefix(err, "the endpoints' schemas differ");
   }
   pthread_mutex_unlock(&g->lock);

@@ -1,11 +1,10 @@
 /* Arrow values as text and JSON (see render.h). */
+#include "arrow/arrow.h"
 #include "render.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <time.h>
-
-#include "integration.h"
 
 #define MAX_DEPTH 64
 

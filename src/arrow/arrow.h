@@ -168,6 +168,28 @@ void cf_schema_release(struct ArrowSchema *s);
  * struct of two fields, run-end encoded made of run ends and values. */
 int cf_schema_validate(const struct ArrowSchema *s, cflight_error *err);
 
+/* CFLIGHT_OK when two schemas describe the same data, otherwise
+ * CFLIGHT_INVALID_DATA with the first difference and its path in err. */
+/* Schemas are equal when they have the same fields, in order, with the same
+ * names, types (units, time zones, precision and scale, widths, union type
+ * codes), nullability, map key ordering, dictionary index type and ordering
+ * (not dictionary ids, which the C Data Interface does not carry), dictionary
+ * value types, custom metadata (as a multiset: order does not matter) and
+ * children. Not compared: the top-level name, the names and flags of
+ * dictionary value schemas, and the names of a map's entries struct and of
+ * its key and value fields (Arrow does not count them as part of the type,
+ * and Arrow C++ writes its canonical "entries", "key", "value" regardless). */
+int cf_schema_equal(const struct ArrowSchema *expected, const struct ArrowSchema *actual,
+                    cflight_error *err);
+
+/* A readable rendering of a schema tree ("name: type, nullable, metadata"
+ * per line), for messages; the caller frees it. NULL if out of memory. */
+/* The same with names, nullability and metadata ignored at every level. */
+int cf_schema_equal_types(const struct ArrowSchema *expected, const struct ArrowSchema *actual,
+                          cflight_error *err);
+
+char *cf_schema_describe(const struct ArrowSchema *schema);
+
 /* ---- Custom metadata (the C-ABI binary encoding) ----------------------------- */
 
 typedef struct cf_kv {
@@ -212,5 +234,30 @@ int cf_stream_init(struct ArrowArrayStream *out, struct ArrowSchema *schema,
 
 /* errno-style code for a cflight code, for ArrowArrayStream callbacks. */
 int cf_code_to_errno(int code);
+
+/* ---- Decimals -----------------------------------------------------------------
+ * Exact conversion between decimal integer strings ("-12345", the unscaled
+ * value) and little-endian two's complement integers of 32, 64, 128 or 256
+ * bits, over 64-bit limbs. */
+
+/* Parses s[0..len) into out (bit_width / 8 bytes). CFLIGHT_INVALID_ARGUMENT
+ * when s is not an optionally signed decimal integer, or does not fit. */
+int cf_decimal_from_string(const char *s, size_t len, int32_t bit_width, uint8_t *out,
+                           cflight_error *err);
+
+/* Formats value (bit_width / 8 bytes) into buf; returns the length written,
+ * or -1 when cap is too small (80 bytes always suffice). */
+int cf_decimal_to_string(const uint8_t *value, int32_t bit_width, char *buf, size_t cap);
+
+/* ---- Floating point -------------------------------------------------------- */
+
+/* IEEE binary16 <-> binary32 (round to nearest even; NaN stays NaN). */
+uint16_t cf_half_from_float(float f);
+float cf_half_to_float(uint16_t h);
+
+/* The shortest decimal form of v that reads back (strtod) as exactly v, or,
+ * with as_float, that reads back as v once rounded to float, whether read as
+ * float or as double. Finite values only. Returns the length. */
+int cf_format_double(double v, bool as_float, char *buf, size_t cap);
 
 #endif /* CF_ARROW_H */

@@ -1,4 +1,6 @@
 /* Allocation wrappers and the growable byte builder. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "base/base.h"
@@ -100,4 +102,25 @@ int64_t cf_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+size_t cf_path_push(cf_path *p, const char *fmt, ...) {
+  size_t saved = p->len;
+  if (p->len < sizeof(p->buf) - 1) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(p->buf + p->len, sizeof(p->buf) - p->len, fmt, ap);
+    va_end(ap);
+    if (n > 0) p->len += (size_t)n;
+    if (p->len >= sizeof(p->buf) - 1) {
+      p->len = sizeof(p->buf) - 1;
+      memcpy(p->buf + sizeof(p->buf) - 4, "...", 4);
+    }
+  }
+  return saved;
+}
+
+void cf_path_pop(cf_path *p, size_t saved) {
+  p->len = saved;
+  p->buf[saved] = '\0';
 }

@@ -70,6 +70,18 @@ int cf_bytes_pad(cf_bytes *b, size_t align, cflight_error *err);
 cflight_buffer *cf_bytes_finish(cf_bytes *b);
 void cf_bytes_reset(cf_bytes *b);
 
+/* A breadcrumb path for error messages ("batches[1].columns[3].DATA[5]"),
+ * pushed and popped as a walk descends and returns. Long paths are cut
+ * short (ending in "...") rather than failing. */
+typedef struct cf_path {
+  char buf[1024];
+  size_t len;
+} cf_path;
+
+/* Appends printf-style text; returns the length to pop back to. */
+size_t cf_path_push(cf_path *p, const char *fmt, ...) CFLIGHT_PRINTF(2, 3);
+void cf_path_pop(cf_path *p, size_t saved);
+
 /* Monotonic clock in nanoseconds. */
 int64_t cf_now_ns(void);
 

@@ -94,11 +94,6 @@ int64_t cf_plan_dict_ids(const cf_plan *plan, int64_t *ids, int64_t cap);
 /* The slot of dictionary id, or -1. */
 int64_t cf_plan_find_dict(const cf_plan *plan, int64_t id);
 
-/* Whether two schemas describe the same types (names, flags and metadata
- * ignored when types_only). */
-bool cf_schema_equal(const struct ArrowSchema *a, const struct ArrowSchema *b, bool types_only,
-                     char *why, size_t why_size);
-
 /* ---- Schema <-> flatbuffers --------------------------------------------------- */
 
 /* The schema parsed from a Schema table: a struct ArrowSchema and the

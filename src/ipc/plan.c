@@ -34,13 +34,13 @@ static int add_dict_slot(plan_builder *pb, cf_field *f, int64_t index, cflight_e
   int64_t slot = cf_plan_find_dict(plan, id);
   if (slot >= 0) {
     /* A shared dictionary: every field using it must agree on its type. */
-    char why[256];
-    if (!cf_schema_equal(plan->dicts[slot].value->schema, f->dict->schema, true, why,
-                         sizeof(why))) {
+    cflight_error why = {0};
+    if (cf_schema_equal_types(plan->dicts[slot].value->schema, f->dict->schema, &why) !=
+        CFLIGHT_OK) {
       return cflight_error_set(err, CFLIGHT_INVALID_DATA,
                                "schema: fields sharing dictionary id %lld have different value "
                                "types (%s)",
-                               (long long)id, why);
+                               (long long)id, why.message);
     }
     f->dict_slot = slot;
     return CFLIGHT_OK;
@@ -152,86 +152,4 @@ int64_t cf_plan_find_dict(const cf_plan *plan, int64_t id) {
   for (int64_t i = 0; i < plan->n_dicts; i++)
     if (plan->dicts[i].id == id) return i;
   return -1;
-}
-
-/* ---- Schema equality ------------------------------------------------------------- */
-
-static bool types_equal(const cf_type *a, const cf_type *b) {
-  if (a->id != b->id || a->bit_width != b->bit_width || a->fixed_size != b->fixed_size ||
-      a->precision != b->precision || a->scale != b->scale || a->unit != b->unit ||
-      a->n_type_codes != b->n_type_codes)
-    return false;
-  if (a->timezone_len != b->timezone_len) return false;
-  if (a->timezone_len > 0 && memcmp(a->timezone, b->timezone, (size_t)a->timezone_len) != 0)
-    return false;
-  return memcmp(a->type_codes, b->type_codes, (size_t)a->n_type_codes) == 0;
-}
-
-static bool metadata_equal(const char *a, const char *b) {
-  size_t na = cf_metadata_size(a), nb = cf_metadata_size(b);
-  if (cf_metadata_count(a) == 0 && cf_metadata_count(b) == 0) return true;
-  return na == nb && memcmp(a, b, na) == 0;
-}
-
-static bool schema_equal(const struct ArrowSchema *a, const struct ArrowSchema *b, bool types_only,
-                         char *why, size_t why_size, const char *path, int depth) {
-  cf_type ta, tb;
-  char sub[512];
-  if (depth > CF_IPC_MAX_DEPTH) {
-    snprintf(why, why_size, "%s: nested too deeply", path);
-    return false;
-  }
-  if (cf_type_parse(a->format, &ta, NULL) != CFLIGHT_OK ||
-      cf_type_parse(b->format, &tb, NULL) != CFLIGHT_OK || !types_equal(&ta, &tb)) {
-    snprintf(why, why_size, "%s: type '%s' != '%s'", path, a->format ? a->format : "(null)",
-             b->format ? b->format : "(null)");
-    return false;
-  }
-  if (!types_only) {
-    const char *na = a->name ? a->name : "", *nb = b->name ? b->name : "";
-    if (strcmp(na, nb) != 0) {
-      snprintf(why, why_size, "%s: name '%s' != '%s'", path, na, nb);
-      return false;
-    }
-    if (a->flags != b->flags) {
-      snprintf(why, why_size, "%s: flags %lld != %lld", path, (long long)a->flags,
-               (long long)b->flags);
-      return false;
-    }
-    if (!metadata_equal(a->metadata, b->metadata)) {
-      snprintf(why, why_size, "%s: custom metadata differs", path);
-      return false;
-    }
-  }
-  if (a->n_children != b->n_children) {
-    snprintf(why, why_size, "%s: %lld children != %lld", path, (long long)a->n_children,
-             (long long)b->n_children);
-    return false;
-  }
-  if ((a->dictionary == NULL) != (b->dictionary == NULL)) {
-    snprintf(why, why_size, "%s: dictionary-encoded in one schema only", path);
-    return false;
-  }
-  if (a->dictionary != NULL) {
-    snprintf(sub, sizeof(sub), "%s.dictionary", path);
-    if (!schema_equal(a->dictionary, b->dictionary, types_only, why, why_size, sub, depth + 1))
-      return false;
-  }
-  for (int64_t i = 0; i < a->n_children; i++) {
-    snprintf(sub, sizeof(sub), "%s.child %lld", path, (long long)i);
-    if (!schema_equal(a->children[i], b->children[i], types_only, why, why_size, sub, depth + 1))
-      return false;
-  }
-  return true;
-}
-
-bool cf_schema_equal(const struct ArrowSchema *a, const struct ArrowSchema *b, bool types_only,
-                     char *why, size_t why_size) {
-  char dummy[8];
-  if (why == NULL) {
-    why = dummy;
-    why_size = sizeof(dummy);
-  }
-  why[0] = '\0';
-  return schema_equal(a, b, types_only, why, why_size, "schema", 0);
 }

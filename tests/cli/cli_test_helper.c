@@ -81,7 +81,7 @@ static int cmd_cmp(const char *a_path, const char *b_path) {
   batches a, b;
   if (read_all(a_path, &a, &err) != CFLIGHT_OK) return fail(a_path, &err);
   if (read_all(b_path, &b, &err) != CFLIGHT_OK) return fail(b_path, &err);
-  int rc = cf_integration_schema_equal(&a.schema, &b.schema, &err);
+  int rc = cf_schema_equal(&a.schema, &b.schema, &err);
   /* Walk both lists of batches at once, comparing the overlapping ranges
    * as views, so that batch boundaries do not matter. */
   int64_t ia = 0, ib = 0, oa = 0, ob = 0, rows = 0;

@@ -129,7 +129,7 @@ static void test_gold_file_decodes(void) {
       struct ArrowSchema s;
       rc = cflight_ipc_file_reader_schema(r, &s, &err);
       if (rc == CFLIGHT_OK) {
-        rc = cf_integration_schema_equal(schema, &s, &err);
+        rc = cf_schema_equal(schema, &s, &err);
         cf_schema_release(&s);
       }
     }
@@ -204,8 +204,7 @@ static void test_written_decodes(void) {
 /* ---- JSON round trips, compared as arrays ----------------------------------------------- */
 
 static int compare_files(cf_json_file *a, cf_json_file *b, cflight_error *err) {
-  CF_RETURN_NOT_OK(
-      cf_integration_schema_equal(cf_json_file_schema(a), cf_json_file_schema(b), err));
+  CF_RETURN_NOT_OK(cf_schema_equal(cf_json_file_schema(a), cf_json_file_schema(b), err));
   if (cf_json_file_num_batches(a) != cf_json_file_num_batches(b)) {
     return cflight_error_set(err, CFLIGHT_INVALID_DATA, "%lld batches, then %lld",
                              (long long)cf_json_file_num_batches(a),

@@ -53,8 +53,7 @@ static void test_gold_fixed_point(void) {
     if (text_b != NULL) b = parse(text_b, &err);
     CHECK_MSG(b != NULL, "%s: re-reading our JSON: %s", cases[i].name, err.message);
     if (b != NULL) {
-      CHECK_OK(cf_integration_schema_equal(cf_json_file_schema(a), cf_json_file_schema(b), &err),
-               &err);
+      CHECK_OK(cf_schema_equal(cf_json_file_schema(a), cf_json_file_schema(b), &err), &err);
       CHECK_EQ_INT(cf_json_file_num_batches(a), cf_json_file_num_batches(b));
       text_c = json_of(b, &err);
       CHECK_MSG(text_c != NULL && strcmp(text_b, text_c) == 0,
@@ -376,7 +375,7 @@ static void test_dictionaries(void) {
   cf_json_file *g = text ? parse(text, &err) : NULL;
   CHECK_MSG(g != NULL, "%s", err.message);
   if (g != NULL) {
-    CHECK_OK(cf_integration_schema_equal(s, cf_json_file_schema(g), &err), &err);
+    CHECK_OK(cf_schema_equal(s, cf_json_file_schema(g), &err), &err);
     CHECK(strstr(text, "\"isOrdered\": true") != NULL);
   }
   free(text);
@@ -560,8 +559,7 @@ static void test_schema_equal(void) {
   for (size_t i = 0; i < CF_ARRAY_SIZE(variants); i++) {
     cflight_error err = {0};
     if (files[0] == NULL || files[i] == NULL) continue;
-    int rc = cf_integration_schema_equal(cf_json_file_schema(files[0]),
-                                         cf_json_file_schema(files[i]), &err);
+    int rc = cf_schema_equal(cf_json_file_schema(files[0]), cf_json_file_schema(files[i]), &err);
     CHECK_MSG((rc == CFLIGHT_OK) == equal_to_first[i], "variant %zu: %s", i, err.message);
   }
   for (size_t i = 0; i < CF_ARRAY_SIZE(variants); i++)
@@ -599,8 +597,7 @@ static void test_schema_equal(void) {
       continue;
     }
     if (g != NULL && first != NULL) {
-      int rc =
-          cf_integration_schema_equal(cf_json_file_schema(first), cf_json_file_schema(g), &err);
+      int rc = cf_schema_equal(cf_json_file_schema(first), cf_json_file_schema(g), &err);
       CHECK_MSG((rc == CFLIGHT_OK) == dict_equal[i], "dictionary variant %zu: %s", i, err.message);
     }
     cf_json_file_free(g);
@@ -626,9 +623,7 @@ static void test_schema_equal(void) {
   }
   if (m[0] != NULL && m[1] != NULL) {
     cflight_error err = {0};
-    CHECK_OK(
-        cf_integration_schema_equal(cf_json_file_schema(m[0]), cf_json_file_schema(m[1]), &err),
-        &err);
+    CHECK_OK(cf_schema_equal(cf_json_file_schema(m[0]), cf_json_file_schema(m[1]), &err), &err);
   }
   cf_json_file_free(m[0]);
   cf_json_file_free(m[1]);

@@ -521,9 +521,9 @@ static void roundtrip(const char *what, const struct ArrowSchema *schema,
       CHECK_MSG(m == n, "%s: read (format %d, codec %d, legacy %d): %d batches of %d: %s", what,
                 format, (int)configs[c].codec, configs[c].legacy, m, n, err.message);
       if (m >= 0) {
-        char why[256];
-        CHECK_MSG(cf_schema_equal(schema, &got_schema, false, why, sizeof(why)),
-                  "%s: schema differs: %s", what, why);
+        cflight_error why = {0};
+        CHECK_MSG(cf_schema_equal(schema, &got_schema, &why) == CFLIGHT_OK,
+                  "%s: schema differs: %s", what, why.message);
         for (int i = 0; i < m && i < n; i++) {
           int rc = cflight_array_equal(schema, batches[i], &got[i], &err);
           CHECK_MSG(rc == CFLIGHT_OK, "%s: batch %d (format %d, codec %d, legacy %d): %s", what, i,

@@ -428,7 +428,7 @@ static int default_run_client(const fi_client_args *args, cflight_error *err) {
     if (rc != CFLIGHT_OK) {
       rc = fi_wrap(err, rc, "GetFlightInfo: the schema does not decode");
     } else {
-      rc = cf_integration_schema_equal(cf_json_file_schema(json), &schema, err);
+      rc = cf_schema_equal(cf_json_file_schema(json), &schema, err);
       if (rc != CFLIGHT_OK)
         rc = fi_wrap(err, rc, "GetFlightInfo: the schema differs from the JSON's");
       cf_schema_release(&schema);

@@ -16,11 +16,11 @@ int cf_integration_compare_stream(cf_json_file *json, struct ArrowArrayStream *s
   if (e != 0) return stream_error(stream, e, "the schema", label, err);
   const struct ArrowSchema *expected = cf_json_file_schema(json);
   cflight_error sub = {0};
-  int rc = cf_integration_schema_equal(expected, &schema, &sub);
+  int rc = cf_schema_equal(expected, &schema, &sub);
   if (rc != CFLIGHT_OK) {
     if (log != NULL) {
-      char *want = cf_integration_schema_describe(expected);
-      char *got = cf_integration_schema_describe(&schema);
+      char *want = cf_schema_describe(expected);
+      char *got = cf_schema_describe(&schema);
       fprintf(log, "JSON schema:\n%sArrow schema:\n%s", want ? want : "?\n", got ? got : "?\n");
       free(want);
       free(got);
@@ -30,7 +30,7 @@ int cf_integration_compare_stream(cf_json_file *json, struct ArrowArrayStream *s
                              "%s: the schema differs from the JSON's: %s", label, sub.message);
   }
   if (log != NULL) {
-    char *desc = cf_integration_schema_describe(&schema);
+    char *desc = cf_schema_describe(&schema);
     fprintf(log, "Found schema:\n%s", desc ? desc : "?\n");
     free(desc);
   }

@@ -40,7 +40,7 @@ struct cf_json_file {
 typedef struct reader {
   const char *source;
   cflight_error *err;
-  cf_json_path path;
+  cf_path path;
   dict_entry *dicts;
   size_t n_dicts;
   field_dict *fields;
@@ -313,10 +313,10 @@ static int parse_metadata(reader *r, const json_t *obj, char **out) {
   *out = NULL;
   json_t *md = json_object_get(obj, "metadata");
   if (md == NULL || json_is_null(md)) return CFLIGHT_OK;
-  size_t saved = cf_json_path_push(&r->path, ".metadata");
+  size_t saved = cf_path_push(&r->path, ".metadata");
   if (!json_is_array(md)) {
     int rc = fail(r, "must be an array of {\"key\", \"value\"} objects or null, not %s", kind(md));
-    cf_json_path_pop(&r->path, saved);
+    cf_path_pop(&r->path, saved);
     return rc;
   }
   size_t n = json_array_size(md);
@@ -326,7 +326,7 @@ static int parse_metadata(reader *r, const json_t *obj, char **out) {
                              : CFLIGHT_OK;
   for (size_t i = 0; i < n && rc == CFLIGHT_OK; i++) {
     json_t *kv = json_array_get(md, i);
-    size_t s2 = cf_json_path_push(&r->path, "[%zu]", i);
+    size_t s2 = cf_path_push(&r->path, "[%zu]", i);
     if (!json_is_object(kv)) {
       rc = fail(r, "must be an object with \"key\" and \"value\", not %s", kind(kv));
     } else {
@@ -340,11 +340,11 @@ static int parse_metadata(reader *r, const json_t *obj, char **out) {
                          (int32_t)json_string_length(v)};
       }
     }
-    cf_json_path_pop(&r->path, s2);
+    cf_path_pop(&r->path, s2);
   }
   if (rc == CFLIGHT_OK) rc = wrap(r, cf_metadata_build(kvs, (int32_t)n, out, r->err));
   free(kvs);
-  cf_json_path_pop(&r->path, saved);
+  cf_path_pop(&r->path, saved);
   return rc;
 }
 
@@ -406,7 +406,7 @@ static int expected_children(const char *name) {
 static int type_format(reader *r, const json_t *type, size_t n_children, char *buf, size_t cap,
                        bool *keys_sorted) {
   const char *name;
-  size_t saved = cf_json_path_push(&r->path, ".type");
+  size_t saved = cf_path_push(&r->path, ".type");
   int rc = CFLIGHT_OK;
   if (!json_is_object(type)) {
     rc = fail(r, "must be an object, not %s", kind(type));
@@ -416,7 +416,7 @@ static int type_format(reader *r, const json_t *type, size_t n_children, char *b
   int want = expected_children(name);
   if (want >= 0 && (size_t)want != n_children) {
     /* Checked against the field's "children", one level up. */
-    cf_json_path_pop(&r->path, saved);
+    cf_path_pop(&r->path, saved);
     return fail(r, "a field of type \"%s\" must have %d child field(s), this one has %zu", name,
                 want, n_children);
   }
@@ -586,7 +586,7 @@ static int type_format(reader *r, const json_t *type, size_t n_children, char *b
     rc = fail(r, "unknown type name \"%s\"", name);
   }
 done:
-  cf_json_path_pop(&r->path, saved);
+  cf_path_pop(&r->path, saved);
   return rc;
 }
 
@@ -595,9 +595,9 @@ static int parse_field(reader *r, const json_t *jf, struct ArrowSchema *out, int
 static int parse_children(reader *r, const json_t *children, struct ArrowSchema *parent,
                           int depth) {
   for (size_t i = 0; i < json_array_size(children); i++) {
-    size_t saved = cf_json_path_push(&r->path, ".children[%zu]", i);
+    size_t saved = cf_path_push(&r->path, ".children[%zu]", i);
     int rc = parse_field(r, json_array_get(children, i), parent->children[i], depth + 1);
-    cf_json_path_pop(&r->path, saved);
+    cf_path_pop(&r->path, saved);
     CF_RETURN_NOT_OK(rc);
   }
   return CFLIGHT_OK;
@@ -610,7 +610,7 @@ static int parse_field(reader *r, const json_t *jf, struct ArrowSchema *out, int
   bool nullable;
   CF_RETURN_NOT_OK(get_string(r, jf, "name", &name));
   /* Name the field in the path from here on, which helps more than an index alone. */
-  size_t saved = cf_json_path_push(&r->path, "(\"%.64s\")", name);
+  size_t saved = cf_path_push(&r->path, "(\"%.64s\")", name);
   int rc = get_bool(r, jf, "nullable", true, &nullable);
   json_t *children = json_object_get(jf, "children");
   if (rc == CFLIGHT_OK && children != NULL && !json_is_array(children)) {
@@ -627,7 +627,7 @@ static int parse_field(reader *r, const json_t *jf, struct ArrowSchema *out, int
   if (rc == CFLIGHT_OK && dict != NULL) {
     /* Dictionary-encoded: the field's format is the index type; the JSON
      * "type" and "children" describe the dictionary's values. */
-    size_t s2 = cf_json_path_push(&r->path, ".dictionary");
+    size_t s2 = cf_path_push(&r->path, ".dictionary");
     int64_t id = 0;
     bool ordered = false;
     char index_format[8];
@@ -644,13 +644,13 @@ static int parse_field(reader *r, const json_t *jf, struct ArrowSchema *out, int
       }
       if (rc == CFLIGHT_OK) {
         const char *iname;
-        size_t s3 = cf_json_path_push(&r->path, ".indexType");
+        size_t s3 = cf_path_push(&r->path, ".indexType");
         rc = get_string(r, index_type, "name", &iname);
         if (rc == CFLIGHT_OK && strcmp(iname, "int") != 0) {
           rc = fail(r, "dictionary indices must be of type \"int\", not \"%s\"", iname);
         }
         if (rc == CFLIGHT_OK) rc = int_format(r, index_type, index_format);
-        cf_json_path_pop(&r->path, s3);
+        cf_path_pop(&r->path, s3);
       }
     }
     if (rc == CFLIGHT_OK) rc = wrap(r, cf_schema_init(out, index_format, name, 0, r->err));
@@ -665,7 +665,7 @@ static int parse_field(reader *r, const json_t *jf, struct ArrowSchema *out, int
       if (keys_sorted) values->flags |= ARROW_FLAG_MAP_KEYS_SORTED;
       rc = register_dict(r, id, out, values);
     }
-    cf_json_path_pop(&r->path, s2);
+    cf_path_pop(&r->path, s2);
     if (rc == CFLIGHT_OK && n_children > 0) rc = parse_children(r, children, values, depth);
   } else if (rc == CFLIGHT_OK) {
     rc = wrap(r, cf_schema_init(out, format, name, (int64_t)n_children, r->err));
@@ -680,14 +680,14 @@ static int parse_field(reader *r, const json_t *jf, struct ArrowSchema *out, int
   if (rc == CFLIGHT_OK && metadata != NULL)
     rc = wrap(r, cf_schema_set_metadata(out, metadata, r->err));
   free(metadata);
-  cf_json_path_pop(&r->path, saved);
+  cf_path_pop(&r->path, saved);
   return rc;
 }
 
 static int parse_schema(reader *r, const json_t *root, struct ArrowSchema *out) {
   json_t *schema = member(r, root, "schema", true);
   if (schema == NULL) return CFLIGHT_INVALID_DATA;
-  size_t saved = cf_json_path_push(&r->path, "schema");
+  size_t saved = cf_path_push(&r->path, "schema");
   json_t *fields = NULL;
   int rc = CFLIGHT_OK;
   if (!json_is_object(schema)) {
@@ -700,9 +700,9 @@ static int parse_schema(reader *r, const json_t *root, struct ArrowSchema *out) 
   }
   if (rc == CFLIGHT_OK) out->flags = 0;
   for (size_t i = 0; rc == CFLIGHT_OK && i < json_array_size(fields); i++) {
-    size_t s2 = cf_json_path_push(&r->path, ".fields[%zu]", i);
+    size_t s2 = cf_path_push(&r->path, ".fields[%zu]", i);
     rc = parse_field(r, json_array_get(fields, i), out->children[i], 1);
-    cf_json_path_pop(&r->path, s2);
+    cf_path_pop(&r->path, s2);
   }
   char *metadata = NULL;
   if (rc == CFLIGHT_OK) rc = parse_metadata(r, schema, &metadata);
@@ -712,7 +712,7 @@ static int parse_schema(reader *r, const json_t *root, struct ArrowSchema *out) 
   /* Catches what the per-field checks leave to the type system: a map's
    * entries struct, run-end types, and so on. */
   if (rc == CFLIGHT_OK) rc = wrap(r, cf_schema_validate(out, r->err));
-  cf_json_path_pop(&r->path, saved);
+  cf_path_pop(&r->path, saved);
   return rc;
 }
 
@@ -958,7 +958,7 @@ static int read_views(reader *r, const json_t *col, struct ArrowArray *out, bool
       if (!is_valid(out, i)) continue; /* a null slot: an all-zero view */
       return fail(r, "VIEWS[%lld] must be an object, not %s", (long long)i, kind(v));
     }
-    size_t saved = cf_json_path_push(&r->path, ".VIEWS[%lld]", (long long)i);
+    size_t saved = cf_path_push(&r->path, ".VIEWS[%lld]", (long long)i);
     int64_t size;
     int rc = get_int(r, v, "SIZE", 0, INT32_MAX, &size);
     if (rc == CFLIGHT_OK) {
@@ -1003,7 +1003,7 @@ static int read_views(reader *r, const json_t *col, struct ArrowArray *out, bool
         memcpy(view + 12, &o32, 4);
       }
     }
-    cf_json_path_pop(&r->path, saved);
+    cf_path_pop(&r->path, saved);
     CF_RETURN_NOT_OK(rc);
   }
   return CFLIGHT_OK;
@@ -1169,11 +1169,11 @@ static int get_dictionary(reader *r, int64_t id, const struct ArrowSchema *field
   }
   d->state = 1;
   /* The path restarts at the dictionary's own entry. */
-  cf_json_path saved_path = r->path;
+  cf_path saved_path = r->path;
   r->path.len = 0;
   r->path.buf[0] = '\0';
-  cf_json_path_push(&r->path, "dictionaries[%zu](id %lld).data.columns[0]", d->entry_index,
-                    (long long)id);
+  cf_path_push(&r->path, "dictionaries[%zu](id %lld).data.columns[0]", d->entry_index,
+               (long long)id);
   struct ArrowArray values;
   memset(&values, 0, sizeof(values));
   int rc = read_column(r, d->value_schema, d->column, &values, 1);
@@ -1262,10 +1262,10 @@ static int read_children(reader *r, const struct ArrowSchema *field, const json_
                 json_array_size(children), (long long)n);
   }
   for (int64_t i = 0; i < n; i++) {
-    size_t saved = cf_json_path_push(&r->path, ".children[%lld]", (long long)i);
+    size_t saved = cf_path_push(&r->path, ".children[%lld]", (long long)i);
     int rc = read_column(r, field->children[i], json_array_get(children, (size_t)i),
                          out->children[i], depth + 1);
-    cf_json_path_pop(&r->path, saved);
+    cf_path_pop(&r->path, saved);
     CF_RETURN_NOT_OK(rc);
   }
   return CFLIGHT_OK;
@@ -1527,7 +1527,7 @@ static int read_dictionaries(reader *r, const json_t *root) {
     return fail(r, "\"dictionaries\" must be an array, not %s", kind(dicts));
   for (size_t i = 0; i < json_array_size(dicts); i++) {
     json_t *e = json_array_get(dicts, i);
-    size_t saved = cf_json_path_push(&r->path, "dictionaries[%zu]", i);
+    size_t saved = cf_path_push(&r->path, "dictionaries[%zu]", i);
     int64_t id = 0, count = 0;
     bool delta = false;
     json_t *data = NULL, *columns = NULL;
@@ -1543,7 +1543,7 @@ static int read_dictionaries(reader *r, const json_t *root) {
       rc = fail(r, "no field of the schema uses dictionary id %lld", (long long)id);
     }
     if (rc == CFLIGHT_OK) {
-      size_t s2 = cf_json_path_push(&r->path, ".data");
+      size_t s2 = cf_path_push(&r->path, ".data");
       rc = get_int(r, data, "count", 0, MAX_COUNT, &count);
       if (rc == CFLIGHT_OK) rc = get_array(r, data, "columns", 1, &columns);
       json_t *col = columns != NULL ? json_array_get(columns, 0) : NULL;
@@ -1570,9 +1570,9 @@ static int read_dictionaries(reader *r, const json_t *root) {
           d->entry_index = i;
         }
       }
-      cf_json_path_pop(&r->path, s2);
+      cf_path_pop(&r->path, s2);
     }
-    cf_json_path_pop(&r->path, saved);
+    cf_path_pop(&r->path, saved);
     CF_RETURN_NOT_OK(rc);
   }
   /* Build them all now, so that a bad dictionary is reported even without batches. */
@@ -1600,15 +1600,15 @@ static int read_batch(reader *r, const struct ArrowSchema *schema, const json_t 
   out->length = count;
   for (int64_t i = 0; i < schema->n_children; i++) {
     json_t *col = json_array_get(columns, (size_t)i);
-    size_t saved = cf_json_path_push(&r->path, ".columns[%lld]", (long long)i);
+    size_t saved = cf_path_push(&r->path, ".columns[%lld]", (long long)i);
     const char *fname = schema->children[i]->name ? schema->children[i]->name : "";
-    cf_json_path_push(&r->path, "(\"%.64s\")", fname);
+    cf_path_push(&r->path, "(\"%.64s\")", fname);
     int rc = read_column(r, schema->children[i], col, out->children[i], 1);
     if (rc == CFLIGHT_OK && out->children[i]->length != count) {
       rc = fail(r, "the column has %lld rows, the batch %lld", (long long)out->children[i]->length,
                 (long long)count);
     }
-    cf_json_path_pop(&r->path, saved);
+    cf_path_pop(&r->path, saved);
     CF_RETURN_NOT_OK(rc);
   }
   return CFLIGHT_OK;
@@ -1656,9 +1656,9 @@ int cf_json_file_parse(const char *text, size_t size, const char *source, cf_jso
   }
   for (size_t i = 0; rc == CFLIGHT_OK && i < json_array_size(batches); i++) {
     struct ArrowArray batch;
-    size_t saved = cf_json_path_push(&r.path, "batches[%zu]", i);
+    size_t saved = cf_path_push(&r.path, "batches[%zu]", i);
     rc = read_batch(&r, &f->schema, json_array_get(batches, i), &batch);
-    cf_json_path_pop(&r.path, saved);
+    cf_path_pop(&r.path, saved);
     if (rc != CFLIGHT_OK) {
       cf_array_release(&batch);
       break;

@@ -26,7 +26,7 @@ struct cf_json_writer {
   dict_slot *dicts;
   size_t n_dicts;
   int64_t next_id;
-  cf_json_path path;
+  cf_path path;
   cflight_error *err;
   bool failed; /* a jansson allocation failed */
 };
@@ -583,9 +583,9 @@ static int put_child(cf_json_writer *w, json_t *kids, const struct ArrowSchema *
                 "child '%s' has %lld values; rows [%lld, %lld) are needed", f->name ? f->name : "",
                 (long long)child->length, (long long)start, (long long)(start + len));
   }
-  size_t saved = cf_json_path_push(&w->path, ".children(\"%.64s\")", f->name ? f->name : "");
+  size_t saved = cf_path_push(&w->path, ".children(\"%.64s\")", f->name ? f->name : "");
   json_t *c = column(w, f, child, start, len, f->name, depth + 1);
-  cf_json_path_pop(&w->path, saved);
+  cf_path_pop(&w->path, saved);
   if (c == NULL) return w->err && w->err->code ? w->err->code : CF_NOMEM(w->err, "JSON");
   push(w, kids, c);
   return CFLIGHT_OK;
@@ -863,9 +863,9 @@ static int dictionary_seen(cf_json_writer *w, const struct ArrowSchema *f,
   }
   char name[32];
   snprintf(name, sizeof(name), "DICT%lld", (long long)slot->id);
-  size_t saved = cf_json_path_push(&w->path, ".dictionary(id %lld)", (long long)slot->id);
+  size_t saved = cf_path_push(&w->path, ".dictionary(id %lld)", (long long)slot->id);
   json_t *col = column(w, f->dictionary, dict, 0, dict->length, name, depth + 1);
-  cf_json_path_pop(&w->path, saved);
+  cf_path_pop(&w->path, saved);
   if (col == NULL) return w->err && w->err->code ? w->err->code : CF_NOMEM(w->err, "JSON");
   /* column() may have registered nested dictionaries, moving w->dicts. */
   slot = find_dict(w, f);
@@ -901,7 +901,7 @@ int cf_json_writer_write(cf_json_writer *w, const struct ArrowArray *batch, cfli
                              (long long)batch->n_children, (long long)w->schema.n_children);
   }
   size_t index = json_array_size(w->batches);
-  cf_json_path_push(&w->path, "batches[%zu]", index);
+  cf_path_push(&w->path, "batches[%zu]", index);
   json_t *b = json_object();
   json_t *cols = json_array();
   put(w, b, "count", json_integer(batch->length));
@@ -915,10 +915,10 @@ int cf_json_writer_write(cf_json_writer *w, const struct ArrowArray *batch, cfli
                 (long long)i, (long long)c->length, (long long)(batch->offset + batch->length));
       break;
     }
-    size_t saved = cf_json_path_push(&w->path, ".columns[%lld](\"%.64s\")", (long long)i,
-                                     f->name ? f->name : "");
+    size_t saved =
+        cf_path_push(&w->path, ".columns[%lld](\"%.64s\")", (long long)i, f->name ? f->name : "");
     json_t *col = column(w, f, c, batch->offset, batch->length, f->name, 1);
-    cf_json_path_pop(&w->path, saved);
+    cf_path_pop(&w->path, saved);
     if (col == NULL) {
       rc = err && err->code ? err->code : CF_NOMEM(err, "JSON");
       break;

@@ -45,7 +45,7 @@ static int json_to_arrow(const char *json_path, const char *arrow_path, cflight_
   if (cf_json_file_read(json_path, &json, &err) != CFLIGHT_OK) return fail("JSON_TO_ARROW", &err);
   const struct ArrowSchema *schema = cf_json_file_schema(json);
   if (verbose) {
-    char *desc = cf_integration_schema_describe(schema);
+    char *desc = cf_schema_describe(schema);
     printf("Found schema:\n%s", desc ? desc : "?\n");
     free(desc);
   }
@@ -108,7 +108,7 @@ static int arrow_to_json(const char *json_path, const char *arrow_path, cflight_
   int rc = e != 0 ? stream_failure(&st, e, label, &err) : CFLIGHT_OK;
   if (rc == CFLIGHT_OK) {
     if (verbose) {
-      char *desc = cf_integration_schema_describe(&schema);
+      char *desc = cf_schema_describe(&schema);
       printf("Found schema:\n%s", desc ? desc : "?\n");
       free(desc);
     }

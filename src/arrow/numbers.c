@@ -1,13 +1,13 @@
-/* Exact number conversions for the integration JSON: decimal strings to and
- * from two's complement over 64-bit limbs, half floats, and shortest
+/* Exact number conversions (for the integration JSON and for printing):
+ * decimal strings to and from two's complement over 64-bit limbs, half floats, and shortest
  * round-trip formatting of floats. */
 #include <math.h>
 #include <stdio.h>
 
-#include "integration.h"
+#include "arrow/arrow.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "cf_integration assumes a little-endian host (Arrow data is little-endian)"
+#error "cflight assumes a little-endian host (Arrow data is little-endian)"
 #endif
 
 /* ---- Decimals ---------------------------------------------------------------- */

@@ -1,11 +1,14 @@
-/* Schema equality as the integration tests need it, and a readable schema
- * rendering for messages. */
-#include "json_internal.h"
+/* Schema equality (the integration tests' notion: see arrow.h), and a
+ * readable schema rendering for messages. */
+#include <stdarg.h>
+#include <stdio.h>
 
-static int differ(cflight_error *err, const cf_json_path *path, const char *fmt, ...)
+#include "arrow/arrow.h"
+
+static int differ(cflight_error *err, const cf_path *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int differ(cflight_error *err, const cf_json_path *path, const char *fmt, ...) {
+static int differ(cflight_error *err, const cf_path *path, const char *fmt, ...) {
   char msg[768];
   va_list ap;
   va_start(ap, fmt);
@@ -75,9 +78,14 @@ static bool same_metadata(const char *a, const char *b, char *why, size_t cap) {
  * its key and value fields, whose names Arrow does not consider part of the
  * type (Arrow C++ writes "entries", "key", "value" whatever the schema said:
  * the gold generated_map_non_canonical.stream does). */
-static int compare(const struct ArrowSchema *e, const struct ArrowSchema *a, cf_json_path *path,
-                   bool ignore_name, bool dict_values, bool map_entries, int depth,
+/* types_only: names, nullability and metadata ignored everywhere. */
+static int compare(const struct ArrowSchema *e, const struct ArrowSchema *a, cf_path *path,
+                   bool ignore_name, bool dict_values, bool map_entries, bool types_only, int depth,
                    cflight_error *err) {
+  if (types_only) {
+    ignore_name = true;
+    dict_values = true;
+  }
   if (depth > 64) return differ(err, path, "nested too deeply");
   if (e == NULL || a == NULL || e->release == NULL || a->release == NULL) {
     return differ(err, path, "schema is missing or released");
@@ -120,9 +128,10 @@ static int compare(const struct ArrowSchema *e, const struct ArrowSchema *a, cf_
       return differ(err, path, "dictionary %s expected",
                     (e->flags & ARROW_FLAG_DICTIONARY_ORDERED) ? "ordered" : "not ordered");
     }
-    size_t saved = cf_json_path_push(path, "%s<dictionary>", path->len ? "." : "");
-    int rc = compare(e->dictionary, a->dictionary, path, true, true, false, depth + 1, err);
-    cf_json_path_pop(path, saved);
+    size_t saved = cf_path_push(path, "%s<dictionary>", path->len ? "." : "");
+    int rc =
+        compare(e->dictionary, a->dictionary, path, true, true, false, types_only, depth + 1, err);
+    cf_path_pop(path, saved);
     CF_RETURN_NOT_OK(rc);
   }
   if (e->n_children != a->n_children) {
@@ -132,22 +141,30 @@ static int compare(const struct ArrowSchema *e, const struct ArrowSchema *a, cf_
   bool is_map = te.id == CF_MAP;
   for (int64_t i = 0; i < e->n_children; i++) {
     const char *cn = e->children[i] && e->children[i]->name ? e->children[i]->name : "";
-    size_t saved = cf_json_path_push(path, "%s%s", path->len ? "." : "", cn);
-    if (cn[0] == '\0') cf_json_path_push(path, "[%lld]", (long long)i);
+    size_t saved = cf_path_push(path, "%s%s", path->len ? "." : "", cn);
+    if (cn[0] == '\0') cf_path_push(path, "[%lld]", (long long)i);
     int rc = compare(e->children[i], a->children[i], path, is_map || map_entries, false, is_map,
-                     depth + 1, err);
-    cf_json_path_pop(path, saved);
+                     types_only, depth + 1, err);
+    cf_path_pop(path, saved);
     CF_RETURN_NOT_OK(rc);
   }
   return CFLIGHT_OK;
 }
 
-int cf_integration_schema_equal(const struct ArrowSchema *expected,
-                                const struct ArrowSchema *actual, cflight_error *err) {
-  cf_json_path path;
+int cf_schema_equal(const struct ArrowSchema *expected, const struct ArrowSchema *actual,
+                    cflight_error *err) {
+  cf_path path;
   path.len = 0;
   path.buf[0] = '\0';
-  return compare(expected, actual, &path, true, false, false, 0, err);
+  return compare(expected, actual, &path, true, false, false, false, 0, err);
+}
+
+int cf_schema_equal_types(const struct ArrowSchema *expected, const struct ArrowSchema *actual,
+                          cflight_error *err) {
+  cf_path path;
+  path.len = 0;
+  path.buf[0] = '\0';
+  return compare(expected, actual, &path, true, false, false, true, 0, err);
 }
 
 /* ---- Rendering ---------------------------------------------------------------- */
@@ -184,7 +201,7 @@ static int describe(const struct ArrowSchema *s, const char *label, int depth, c
   return CFLIGHT_OK;
 }
 
-char *cf_integration_schema_describe(const struct ArrowSchema *schema) {
+char *cf_schema_describe(const struct ArrowSchema *schema) {
   cf_bytes out = {0};
   if (schema == NULL || schema->release == NULL ||
       describe(schema, "schema", 0, &out) != CFLIGHT_OK ||
