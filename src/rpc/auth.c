@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <strings.h>
@@ -310,76 +311,88 @@ int cflight_client_authenticate_basic_token(cflight_client *c, const char *usern
   return CFLIGHT_OK;
 }
 
-/* ---- Token store (server) -------------------------------------------------------------------- */
+/* ---- Tokens (server) ------------------------------------------------------------------------ */
 
-typedef struct token_entry {
-  char *token;
-  char *identity;
-} token_entry;
+/* Tokens are signed rather than stored: a token is
+ * base64(nonce || identity || HMAC-SHA256(key, nonce || identity)) with a
+ * random 16-byte nonce and a random 32-byte key per handler. Checking one
+ * is a MAC and a constant-time comparison, so every Handshake (a client
+ * may log in as often as it likes) costs no memory and later calls no
+ * scan; a token is valid as long as the handler that issued it, as when
+ * they were kept in a table. */
+#define TOKEN_NONCE 16
+#define TOKEN_MAC 32
+/* Users with longer names are refused (a token must fit in a header). */
+#define TOKEN_MAX_IDENTITY 4096
+/* Longer tokens are not ours: refused before decoding. */
+#define TOKEN_MAX_ENCODED ((TOKEN_NONCE + TOKEN_MAX_IDENTITY + TOKEN_MAC + 2) / 3 * 4)
 
 struct cf_token_store {
-  pthread_mutex_t mu;
-  token_entry *items;
-  size_t n, cap;
+  uint8_t key[32]; /* [const] */
 };
 
 static cf_token_store *token_store_new(void) {
   cf_token_store *t = calloc(1, sizeof(*t));
-  if (t != NULL) pthread_mutex_init(&t->mu, NULL);
+  if (t != NULL && RAND_bytes(t->key, sizeof(t->key)) != 1) {
+    free(t);
+    t = NULL;
+  }
   return t;
 }
 
 static void token_store_free(cf_token_store *t) {
   if (t == NULL) return;
-  for (size_t i = 0; i < t->n; i++) {
-    wipe_free(t->items[i].token);
-    free(t->items[i].identity);
-  }
-  free(t->items);
-  pthread_mutex_destroy(&t->mu);
+  OPENSSL_cleanse(t->key, sizeof(t->key));
   free(t);
 }
 
-/* A new random token for identity (malloc'd). */
+static bool token_mac(const cf_token_store *t, const uint8_t *msg, size_t n,
+                      uint8_t mac[TOKEN_MAC]) {
+  unsigned int len = TOKEN_MAC;
+  return HMAC(EVP_sha256(), t->key, sizeof(t->key), msg, n, mac, &len) != NULL && len == TOKEN_MAC;
+}
+
+/* A new token for identity (malloc'd), or NULL. */
 static char *token_issue(cf_token_store *t, const char *identity) {
-  uint8_t raw[24];
-  if (RAND_bytes(raw, sizeof(raw)) != 1) return NULL;
-  char *token = cf_base64_encode_str(raw, sizeof(raw));
-  OPENSSL_cleanse(raw, sizeof(raw));
-  char *id = cf_strdup(identity);
-  char *copy = token != NULL ? cf_strdup(token) : NULL;
-  bool ok = token != NULL && id != NULL && copy != NULL;
-  pthread_mutex_lock(&t->mu);
-  if (ok && t->n == t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 16;
-    token_entry *items = realloc(t->items, cap * sizeof(*items));
-    if (items != NULL) {
-      t->items = items;
-      t->cap = cap;
-    } else {
-      ok = false;
-    }
-  }
-  if (ok) t->items[t->n++] = (token_entry){copy, id};
-  pthread_mutex_unlock(&t->mu);
-  if (!ok) {
-    wipe_free(token);
-    wipe_free(copy);
-    free(id);
-    return NULL;
-  }
+  size_t idn = strlen(identity);
+  if (idn > TOKEN_MAX_IDENTITY) return NULL;
+  size_t n = TOKEN_NONCE + idn + TOKEN_MAC;
+  uint8_t *raw = malloc(n);
+  if (raw == NULL) return NULL;
+  memcpy(raw + TOKEN_NONCE, identity, idn);
+  char *token = NULL;
+  if (RAND_bytes(raw, TOKEN_NONCE) == 1 &&
+      token_mac(t, raw, TOKEN_NONCE + idn, raw + n - TOKEN_MAC))
+    token = cf_base64_encode_str(raw, n);
+  OPENSSL_cleanse(raw, n);
+  free(raw);
   return token;
 }
 
-/* The identity of token (malloc'd), or NULL when unknown. */
+/* The identity of token (malloc'd), or NULL when the token is not one of
+ * this handler's. */
 static char *token_lookup(cf_token_store *t, const uint8_t *token, size_t n) {
+  if (n == 0 || n > TOKEN_MAX_ENCODED) return NULL;
+  uint8_t *raw = NULL;
+  size_t rn = 0;
+  if (!cf_base64_decode_str((const char *)token, n, &raw, &rn)) return NULL;
   char *id = NULL;
-  pthread_mutex_lock(&t->mu);
-  for (size_t i = 0; i < t->n && id == NULL; i++) {
-    const char *tk = t->items[i].token;
-    if (strlen(tk) == n && CRYPTO_memcmp(tk, token, n) == 0) id = cf_strdup(t->items[i].identity);
+  uint8_t mac[TOKEN_MAC];
+  /* Exactly as issued: base64 has other spellings of the same bytes (the
+   * unused low bits of the last character, surrounding white space). */
+  char *canonical = rn >= TOKEN_NONCE + TOKEN_MAC ? cf_base64_encode_str(raw, rn) : NULL;
+  bool as_issued = canonical != NULL && strlen(canonical) == n && memcmp(canonical, token, n) == 0;
+  if (canonical != NULL) wipe_free(canonical);
+  if (as_issued && token_mac(t, raw, rn - TOKEN_MAC, mac) &&
+      CRYPTO_memcmp(mac, raw + rn - TOKEN_MAC, TOKEN_MAC) == 0) {
+    const uint8_t *who = raw + TOKEN_NONCE;
+    size_t wn = rn - TOKEN_NONCE - TOKEN_MAC;
+    /* Signed by us, so no NUL inside; checked all the same. */
+    if (memchr(who, '\0', wn) == NULL) id = cf_strndup((const char *)who, wn);
   }
-  pthread_mutex_unlock(&t->mu);
+  OPENSSL_cleanse(mac, sizeof(mac));
+  OPENSSL_cleanse(raw, rn);
+  free(raw);
   return id;
 }
 
@@ -430,7 +443,8 @@ static int basic_server_authenticate(void *ctx, cflight_auth_stream *stream, cfl
     return cflight_error_set(err, CFLIGHT_UNAUTHENTICATED,
                              "Handshake: the credentials are not a BasicAuth message");
   const char *user = cflight_basic_auth_username(ba);
-  bool ok = b->check(b->check_ctx, user, cflight_basic_auth_password(ba));
+  bool ok = strlen(user) <= TOKEN_MAX_IDENTITY &&
+            b->check(b->check_ctx, user, cflight_basic_auth_password(ba));
   char *token = ok ? token_issue(b->tokens, user) : NULL;
   cflight_basic_auth_free(ba);
   if (!ok) return cflight_error_set(err, CFLIGHT_UNAUTHENTICATED, "invalid username or password");
@@ -578,7 +592,7 @@ static int bearer_handshake(cflight_server_auth_handler *h, cflight_call_context
   }
   *colon = '\0';
   const char *user = (const char *)creds;
-  bool ok = h->check(h->check_ctx, user, colon + 1);
+  bool ok = strlen(user) <= TOKEN_MAX_IDENTITY && h->check(h->check_ctx, user, colon + 1);
   char *token = ok ? token_issue(h->tokens, user) : NULL;
   char *id = ok ? cf_strdup(user) : NULL;
   OPENSSL_cleanse(creds, n);

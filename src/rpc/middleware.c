@@ -54,6 +54,16 @@ void cflight_server_middleware_factory_free(cflight_server_middleware_factory *f
 
 /* ---- Client cookies -------------------------------------------------------------------------- */
 
+/* What a server can make the jar hold (RFC 6265 6.1 asks for at least 50
+ * cookies of 4096 bytes each): a set-cookie beyond that is ignored, so that
+ * no server grows a client's memory, or the cookie header of its calls,
+ * without bound. */
+#define COOKIE_JAR_MAX 64
+#define COOKIE_MAX_SIZE 4096
+/* The longest a cookie lives (RFC 6265bis caps lifetimes at 400 days);
+ * also keeps now + Max-Age from overflowing. */
+#define COOKIE_MAX_LIFETIME_S (400LL * 24 * 3600)
+
 typedef struct cookie {
   char *name;
   char *value;
@@ -116,6 +126,7 @@ static bool parse_http_date(const char *s, time_t *out) {
 
 /* Parses one set-cookie value and updates the jar. [mu] */
 static void jar_set_cookie(cookie_jar *j, const char *v, size_t n, time_t now) {
+  if (n > COOKIE_MAX_SIZE) return;
   const char *end = v + n;
   const char *semi = memchr(v, ';', n);
   const char *pair_end = semi != NULL ? semi : end;
@@ -160,10 +171,14 @@ static void jar_set_cookie(cookie_jar *j, const char *v, size_t n, time_t now) {
   /* Max-Age wins over Expires (RFC 6265 5.3). */
   if (has_max_age) {
     c.has_expiry = true;
-    c.expires = max_age <= 0 ? 0 : now + (time_t)max_age;
+    c.expires =
+        max_age <= 0
+            ? 0
+            : now + (time_t)(max_age < COOKIE_MAX_LIFETIME_S ? max_age : COOKIE_MAX_LIFETIME_S);
   } else if (has_expires) {
     c.has_expiry = true;
-    c.expires = expires;
+    c.expires = expires - now > (time_t)COOKIE_MAX_LIFETIME_S ? now + (time_t)COOKIE_MAX_LIFETIME_S
+                                                              : expires;
   }
   for (size_t i = 0; i < j->n; i++) {
     if (strlen(j->items[i].name) == (size_t)(ne - ns) &&
@@ -173,6 +188,7 @@ static void jar_set_cookie(cookie_jar *j, const char *v, size_t n, time_t now) {
     }
   }
   if (c.has_expiry && c.expires <= now) return; /* a deletion */
+  if (j->n == COOKIE_JAR_MAX) return;
   c.name = cf_strndup(ns, (size_t)(ne - ns));
   c.value = cf_strndup(vs, (size_t)(ve - vs));
   if (c.name == NULL || c.value == NULL || (j->n == j->cap && j->cap > SIZE_MAX / 2)) {
@@ -220,6 +236,7 @@ static void cookie_received(void *instance, const cflight_headers *incoming) {
   cookie_jar *j = instance;
   time_t now = time(NULL);
   pthread_mutex_lock(&j->mu);
+  jar_expire(j, now); /* expired cookies leave room for new ones */
   for (size_t i = 0; i < cflight_headers_count(incoming); i++) {
     if (strcasecmp(cflight_headers_key(incoming, i), "set-cookie") != 0) continue;
     size_t n = 0;

@@ -7,7 +7,6 @@
  *
  * Prints one line per failed check; exit status 0 when all passed. */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,65 +16,6 @@
 
 static it_args args;
 static cflight_client *client;
-static int n_passed, n_failed;
-static const char *current;
-static char current_arg[200];
-static bool current_failed;
-
-static void fail(const char *fmt, ...) CFLIGHT_PRINTF(1, 2);
-
-static void fail(const char *fmt, ...) {
-  char msg[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  printf("FAIL %s%s%s: %s\n", current, current_arg[0] ? " " : "", current_arg, msg);
-  fflush(stdout);
-  current_failed = true;
-}
-
-#define EXPECT(cond, ...)           \
-  do {                              \
-    if (!(cond)) fail(__VA_ARGS__); \
-  } while (0)
-
-/* Runs a cflight call: true on success, a failure (with the error) otherwise. */
-#define OK(expr) ok_((expr), &err, #expr)
-
-static bool ok_(int rc, cflight_error *err, const char *what) {
-  if (rc == CFLIGHT_OK) return true;
-  fail("%s: %s: %s", what, cflight_code_name(rc), err->message);
-  cflight_error_reset(err);
-  return false;
-}
-
-/* Expects a call to have failed with `code` (and `message` unless NULL). */
-static void expect_status(const char *what, int rc, cflight_error *err, int code,
-                          const char *message) {
-  if (rc != code) {
-    fail("%s: %s expected, got %s: %s", what, cflight_code_name(code), cflight_code_name(rc),
-         rc ? err->message : "");
-  } else if (message != NULL && strcmp(err->message, message) != 0) {
-    fail("%s: message \"%s\" expected, got \"%s\"", what, it_show(message, strlen(message)),
-         it_show(err->message, strlen(err->message)));
-  }
-  cflight_error_reset(err);
-}
-
-static void run(const char *name, const char *arg, void (*fn)(const char *)) {
-  char full[300];
-  snprintf(full, sizeof(full), "%s%s%s", name, arg ? " " : "", arg ? arg : "");
-  if (args.only != NULL && strstr(full, args.only) == NULL) return;
-  current = name;
-  snprintf(current_arg, sizeof(current_arg), "%s", arg ? arg : "");
-  current_failed = false;
-  fn(arg);
-  if (current_failed)
-    n_failed++;
-  else
-    n_passed++;
-}
 
 /* ---- Headers the client receives, seen through a middleware ------------------------------ */
 
@@ -162,7 +102,7 @@ static bool bytes_are(const uint8_t *data, size_t size, const char *want) {
 
 static void check_schema(const char *what, const it_gold *g, const struct ArrowSchema *got) {
   char why[1024];
-  if (!it_schema_equal(&g->schema, got, why, sizeof(why))) fail("%s: %s", what, why);
+  if (!it_schema_equal(&g->schema, got, why, sizeof(why))) it_fail("%s: %s", what, why);
 }
 
 static void check_schema_bytes(const char *what, const it_gold *g, const uint8_t *data,
@@ -170,8 +110,8 @@ static void check_schema_bytes(const char *what, const it_gold *g, const uint8_t
   cflight_error err = {0};
   struct ArrowSchema s = {0};
   if (size < 4 || memcmp(data, "\xff\xff\xff\xff", 4) != 0)
-    fail("%s: the schema bytes do not start with the continuation marker", what);
-  if (!OK(cflight_ipc_schema_deserialize(data, size, &s, &err))) return;
+    it_fail("%s: the schema bytes do not start with the continuation marker", what);
+  if (!IT_OK(cflight_ipc_schema_deserialize(data, size, &s, &err))) return;
   check_schema(what, g, &s);
   s.release(&s);
 }
@@ -183,41 +123,41 @@ static void check_gold_info(const char *what, const char *name, const cflight_fl
   const uint8_t *b = cflight_flight_info_schema_bytes(info, &n);
   check_schema_bytes(what, g, b, n);
   const cflight_descriptor *d = cflight_flight_info_descriptor(info);
-  EXPECT(d != NULL && cflight_descriptor_get_type(d) == CFLIGHT_DESCRIPTOR_PATH &&
-             cflight_descriptor_path_count(d) == 2 &&
-             strcmp(cflight_descriptor_path_part(d, 0), "gold") == 0 &&
-             strcmp(cflight_descriptor_path_part(d, 1), name) == 0,
-         "%s: the descriptor is not PATH [gold, %s]", what, name);
-  EXPECT(cflight_flight_info_endpoint_count(info) == 1, "%s: %zu endpoints", what,
-         cflight_flight_info_endpoint_count(info));
+  IT_EXPECT(d != NULL && cflight_descriptor_get_type(d) == CFLIGHT_DESCRIPTOR_PATH &&
+                cflight_descriptor_path_count(d) == 2 &&
+                strcmp(cflight_descriptor_path_part(d, 0), "gold") == 0 &&
+                strcmp(cflight_descriptor_path_part(d, 1), name) == 0,
+            "%s: the descriptor is not PATH [gold, %s]", what, name);
+  IT_EXPECT(cflight_flight_info_endpoint_count(info) == 1, "%s: %zu endpoints", what,
+            cflight_flight_info_endpoint_count(info));
   const cflight_endpoint *e = cflight_flight_info_endpoint(info, 0);
   if (e != NULL) {
     snprintf(buf, sizeof(buf), "gold/%s", name);
     const cflight_ticket *t = cflight_endpoint_ticket(e);
     const uint8_t *td = t ? cflight_ticket_data(t, &n) : NULL;
-    EXPECT(t != NULL && bytes_are(td, n, buf), "%s: ticket %s", what, it_show(td, n));
-    EXPECT(cflight_endpoint_location_count(e) == 2, "%s: %zu locations", what,
-           cflight_endpoint_location_count(e));
+    IT_EXPECT(t != NULL && bytes_are(td, n, buf), "%s: ticket %s", what, it_show(td, n));
+    IT_EXPECT(cflight_endpoint_location_count(e) == 2, "%s: %zu locations", what,
+              cflight_endpoint_location_count(e));
     for (size_t i = 0; i < 2 && i < cflight_endpoint_location_count(e); i++) {
       const char *uri = cflight_location_uri(cflight_endpoint_location(e, i));
-      EXPECT(strcmp(uri, it_locations[i]) == 0, "%s: location %zu is %s", what, i, uri);
+      IT_EXPECT(strcmp(uri, it_locations[i]) == 0, "%s: location %zu is %s", what, i, uri);
     }
     cflight_timestamp ts = {0, 0};
-    EXPECT(cflight_endpoint_expiration_time(e, &ts) && ts.seconds == IT_EXPIRATION_SECONDS &&
-               ts.nanos == IT_EXPIRATION_NANOS,
-           "%s: expiration_time %lld.%09d", what, (long long)ts.seconds, ts.nanos);
+    IT_EXPECT(cflight_endpoint_expiration_time(e, &ts) && ts.seconds == IT_EXPIRATION_SECONDS &&
+                  ts.nanos == IT_EXPIRATION_NANOS,
+              "%s: expiration_time %lld.%09d", what, (long long)ts.seconds, ts.nanos);
     snprintf(buf, sizeof(buf), "endpoint:%s", name);
     b = cflight_endpoint_app_metadata(e, &n);
-    EXPECT(bytes_are(b, n, buf), "%s: endpoint app_metadata %s", what, it_show(b, n));
+    IT_EXPECT(bytes_are(b, n, buf), "%s: endpoint app_metadata %s", what, it_show(b, n));
   }
-  EXPECT(cflight_flight_info_total_records(info) == g->rows, "%s: total_records %lld, not %lld",
-         what, (long long)cflight_flight_info_total_records(info), (long long)g->rows);
-  EXPECT(cflight_flight_info_total_bytes(info) == -1, "%s: total_bytes %lld", what,
-         (long long)cflight_flight_info_total_bytes(info));
-  EXPECT(cflight_flight_info_ordered(info), "%s: not ordered", what);
+  IT_EXPECT(cflight_flight_info_total_records(info) == g->rows, "%s: total_records %lld, not %lld",
+            what, (long long)cflight_flight_info_total_records(info), (long long)g->rows);
+  IT_EXPECT(cflight_flight_info_total_bytes(info) == -1, "%s: total_bytes %lld", what,
+            (long long)cflight_flight_info_total_bytes(info));
+  IT_EXPECT(cflight_flight_info_ordered(info), "%s: not ordered", what);
   snprintf(buf, sizeof(buf), "info:%s", name);
   b = cflight_flight_info_app_metadata(info, &n);
-  EXPECT(bytes_are(b, n, buf), "%s: app_metadata %s", what, it_show(b, n));
+  IT_EXPECT(bytes_are(b, n, buf), "%s: app_metadata %s", what, it_show(b, n));
 }
 
 /* What a stream should hold: the gold batches in order, record batch k with
@@ -240,42 +180,43 @@ static bool check_stream(const char *what, cflight_stream_reader *r, const expec
   cflight_error err = {0};
   const it_gold *g = gold(x->name);
   struct ArrowSchema schema;
-  if (!OK(cflight_stream_reader_schema(r, &schema, &err))) return false;
+  if (!IT_OK(cflight_stream_reader_schema(r, &schema, &err))) return false;
   check_schema(what, g, &schema);
   schema.release(&schema);
   size_t k = 0, extra = 0;
   for (;;) {
     cflight_chunk c;
     bool end = false;
-    if (!OK(cflight_stream_reader_next(r, &c, &end, &err))) return false;
+    if (!IT_OK(cflight_stream_reader_next(r, &c, &end, &err))) return false;
     if (end) break;
     size_t mn = 0;
     const uint8_t *md = c.app_metadata ? cflight_buffer_data(c.app_metadata) : NULL;
     mn = c.app_metadata ? cflight_buffer_size(c.app_metadata) : 0;
     if (c.data.release == NULL) {
       if (extra < x->n_extra && x->extra_at[extra] == (int64_t)k) {
-        EXPECT(bytes_are(md, mn, x->extra_md[extra]), "%s: metadata %s, not %s", what,
-               it_show(md, mn), x->extra_md[extra]);
+        IT_EXPECT(bytes_are(md, mn, x->extra_md[extra]), "%s: metadata %s, not %s", what,
+                  it_show(md, mn), x->extra_md[extra]);
         extra++;
       } else {
-        fail("%s: unexpected metadata-only message %s after batch %zu", what, it_show(md, mn), k);
+        it_fail("%s: unexpected metadata-only message %s after batch %zu", what, it_show(md, mn),
+                k);
       }
     } else if (k >= g->n_batches) {
-      fail("%s: more than %zu batches", what, g->n_batches);
+      it_fail("%s: more than %zu batches", what, g->n_batches);
     } else {
       char want[300];
       batch_md(x, (int64_t)k, want, sizeof(want));
-      EXPECT(bytes_are(md, mn, want), "%s: batch %zu app_metadata %s, not %s", what, k,
-             it_show(md, mn), want);
+      IT_EXPECT(bytes_are(md, mn, want), "%s: batch %zu app_metadata %s, not %s", what, k,
+                it_show(md, mn), want);
       if (cflight_array_equal(&g->schema, &g->batches[k], &c.data, &err) != CFLIGHT_OK)
-        fail("%s: batch %zu: %s", what, k, err.message);
+        it_fail("%s: batch %zu: %s", what, k, err.message);
       cflight_error_reset(&err);
       k++;
     }
     cflight_chunk_release(&c);
   }
-  EXPECT(k == g->n_batches, "%s: %zu batches, not %zu", what, k, g->n_batches);
-  EXPECT(extra == x->n_extra, "%s: %zu of %zu metadata-only messages", what, extra, x->n_extra);
+  IT_EXPECT(k == g->n_batches, "%s: %zu batches, not %zu", what, k, g->n_batches);
+  IT_EXPECT(extra == x->n_extra, "%s: %zu of %zu metadata-only messages", what, extra, x->n_extra);
   return true;
 }
 
@@ -317,9 +258,9 @@ static void expect_probe(const char *name, const char *want) {
   cflight_error err = {0};
   char out[4][256];
   size_t n = 0;
-  if (!OK(action("probe", name, strlen(name), NULL, out, 4, &n, &err))) return;
-  EXPECT(n == 1 && strcmp(out[0], want) == 0, "probe %s: \"%s\", not \"%s\"", name,
-         n ? out[0] : "(nothing)", want);
+  if (!IT_OK(action("probe", name, strlen(name), NULL, out, 4, &n, &err))) return;
+  IT_EXPECT(n == 1 && strcmp(out[0], want) == 0, "probe %s: \"%s\", not \"%s\"", name,
+            n ? out[0] : "(nothing)", want);
 }
 
 /* ---- Checks --------------------------------------------------------------------------------- */
@@ -371,25 +312,25 @@ static void t_handshake(const char *unused) {
   cflight_client *c = NULL;
   char uri[300];
   snprintf(uri, sizeof(uri), "grpc://%s:%d", args.host, args.port);
-  if (OK(cflight_client_connect(uri, NULL, &c, &err)) &&
-      OK(cflight_client_authenticate(c, handler, NULL, &err))) {
-    EXPECT(h.failures == 0, "handshake: %s", h.why);
+  if (IT_OK(cflight_client_connect(uri, NULL, &c, &err)) &&
+      IT_OK(cflight_client_authenticate(c, handler, NULL, &err))) {
+    IT_EXPECT(h.failures == 0, "handshake: %s", h.why);
     /* Later calls carry the token as auth-token-bin. */
     cflight_action *a = NULL;
     cflight_result_iter *it = NULL;
     bool found = false;
-    if (OK(cflight_action_new("headers", NULL, 0, &a, &err)) &&
-        OK(cflight_client_do_action(c, a, NULL, &it, &err))) {
+    if (IT_OK(cflight_action_new("headers", NULL, 0, &a, &err)) &&
+        IT_OK(cflight_client_do_action(c, a, NULL, &it, &err))) {
       for (;;) {
         cflight_result *r = NULL;
-        if (!OK(cflight_result_iter_next(it, &r, &err)) || r == NULL) break;
+        if (!IT_OK(cflight_result_iter_next(it, &r, &err)) || r == NULL) break;
         size_t n = 0;
         const uint8_t *b = cflight_result_body(r, &n);
         if (bytes_are(b, n, "auth-token-bin=interop-token")) found = true;
         cflight_result_free(r);
       }
     }
-    EXPECT(found, "the server did not see auth-token-bin=interop-token after the handshake");
+    IT_EXPECT(found, "the server did not see auth-token-bin=interop-token after the handshake");
     cflight_result_iter_free(it);
     cflight_action_free(a);
   }
@@ -399,9 +340,9 @@ static void t_handshake(const char *unused) {
   cflight_client_auth_callbacks bad = {.authenticate = hs_bad, .get_token = hs_token};
   handler = cflight_client_auth_handler_new(&bad, NULL);
   c = NULL;
-  if (OK(cflight_client_connect(uri, NULL, &c, &err))) {
+  if (IT_OK(cflight_client_connect(uri, NULL, &c, &err))) {
     int rc = cflight_client_authenticate(c, handler, NULL, &err);
-    expect_status("bad handshake", rc, &err, CFLIGHT_UNAUTHENTICATED, "bad handshake payload");
+    it_expect_status("bad handshake", rc, &err, CFLIGHT_UNAUTHENTICATED, "bad handshake payload");
   }
   cflight_client_close(c);
   cflight_client_auth_handler_free(handler);
@@ -411,19 +352,19 @@ static void t_list_actions(const char *unused) {
   cflight_error err = {0};
   cflight_action_type_iter *it = NULL;
   size_t i = 0;
-  if (!OK(cflight_client_list_actions(client, NULL, &it, &err))) return;
+  if (!IT_OK(cflight_client_list_actions(client, NULL, &it, &err))) return;
   for (;; i++) {
     cflight_action_type *t = NULL;
-    if (!OK(cflight_action_type_iter_next(it, &t, &err)) || t == NULL) break;
+    if (!IT_OK(cflight_action_type_iter_next(it, &t, &err)) || t == NULL) break;
     if (i < it_n_actions) {
-      EXPECT(strcmp(cflight_action_type_get_type(t), it_actions[i][0]) == 0 &&
-                 strcmp(cflight_action_type_description(t), it_actions[i][1]) == 0,
-             "action %zu: %s: %s", i, cflight_action_type_get_type(t),
-             cflight_action_type_description(t));
+      IT_EXPECT(strcmp(cflight_action_type_get_type(t), it_actions[i][0]) == 0 &&
+                    strcmp(cflight_action_type_description(t), it_actions[i][1]) == 0,
+                "action %zu: %s: %s", i, cflight_action_type_get_type(t),
+                cflight_action_type_description(t));
     }
     cflight_action_type_free(t);
   }
-  EXPECT(i == it_n_actions, "%zu actions, not %zu", i, it_n_actions);
+  IT_EXPECT(i == it_n_actions, "%zu actions, not %zu", i, it_n_actions);
   cflight_action_type_iter_free(it);
 }
 
@@ -433,12 +374,12 @@ static size_t list_flights(const char *criteria, const char ***names_out) {
   static const char *names[64];
   size_t n = 0;
   *names_out = names;
-  if (!OK(cflight_client_list_flights(client, criteria, criteria ? strlen(criteria) : 0, NULL, &it,
-                                      &err)))
+  if (!IT_OK(cflight_client_list_flights(client, criteria, criteria ? strlen(criteria) : 0, NULL,
+                                         &it, &err)))
     return 0;
   for (;;) {
     cflight_flight_info *info = NULL;
-    if (!OK(cflight_info_iter_next(it, &info, &err)) || info == NULL) break;
+    if (!IT_OK(cflight_info_iter_next(it, &info, &err)) || info == NULL) break;
     const cflight_descriptor *d = cflight_flight_info_descriptor(info);
     const char *name =
         d && cflight_descriptor_path_count(d) == 2 ? cflight_descriptor_path_part(d, 1) : "?";
@@ -457,28 +398,28 @@ static size_t list_flights(const char *criteria, const char ***names_out) {
 static void t_list_flights(const char *unused) {
   const char **names;
   size_t n = list_flights(NULL, &names);
-  EXPECT(n == it_n_datasets, "%zu flights, not %zu", n, it_n_datasets);
+  IT_EXPECT(n == it_n_datasets, "%zu flights, not %zu", n, it_n_datasets);
   for (size_t i = 0; i < n && i < it_n_datasets; i++)
-    EXPECT(strcmp(names[i], it_datasets[i]) == 0, "flight %zu is %s, not %s", i, names[i],
-           it_datasets[i]);
+    IT_EXPECT(strcmp(names[i], it_datasets[i]) == 0, "flight %zu is %s, not %s", i, names[i],
+              it_datasets[i]);
   n = list_flights("gold/generated_primitive", &names);
-  EXPECT(n == 3 && strcmp(names[0], "generated_primitive") == 0 &&
-             strcmp(names[1], "generated_primitive_no_batches") == 0 &&
-             strcmp(names[2], "generated_primitive_zerolength") == 0,
-         "criteria gold/generated_primitive: %zu flights", n);
+  IT_EXPECT(n == 3 && strcmp(names[0], "generated_primitive") == 0 &&
+                strcmp(names[1], "generated_primitive_no_batches") == 0 &&
+                strcmp(names[2], "generated_primitive_zerolength") == 0,
+            "criteria gold/generated_primitive: %zu flights", n);
   n = list_flights("nothing matches", &names);
-  EXPECT(n == 0, "criteria that match nothing: %zu flights", n);
+  IT_EXPECT(n == 0, "criteria that match nothing: %zu flights", n);
 }
 
 static void t_get_flight_info(const char *name) {
   cflight_error err = {0};
   cflight_descriptor *d = path2("gold", name);
   cflight_flight_info *info = NULL;
-  if (OK(cflight_client_get_flight_info(client, d, NULL, &info, &err)))
+  if (IT_OK(cflight_client_get_flight_info(client, d, NULL, &info, &err)))
     check_gold_info("GetFlightInfo", name, info);
   cflight_flight_info_free(info);
   struct ArrowSchema s;
-  if (OK(cflight_client_get_schema(client, d, NULL, &s, &err))) {
+  if (IT_OK(cflight_client_get_schema(client, d, NULL, &s, &err))) {
     check_schema("GetSchema", gold(name), &s);
     s.release(&s);
   }
@@ -490,17 +431,17 @@ static void t_unknown_flight(const char *unused) {
   cflight_descriptor *d = path2("gold", "nope");
   cflight_flight_info *info = NULL;
   int rc = cflight_client_get_flight_info(client, d, NULL, &info, &err);
-  expect_status("unknown path", rc, &err, CFLIGHT_NOT_FOUND, NULL);
+  it_expect_status("unknown path", rc, &err, CFLIGHT_NOT_FOUND, NULL);
   cflight_flight_info_free(info);
   struct ArrowSchema s = {0};
   rc = cflight_client_get_schema(client, d, NULL, &s, &err);
-  expect_status("GetSchema of an unknown path", rc, &err, CFLIGHT_NOT_FOUND, NULL);
+  it_expect_status("GetSchema of an unknown path", rc, &err, CFLIGHT_NOT_FOUND, NULL);
   if (s.release) s.release(&s);
   cflight_descriptor_free(d);
   d = command("gold/generated_null");
   info = NULL;
   rc = cflight_client_get_flight_info(client, d, NULL, &info, &err);
-  expect_status("a command", rc, &err, CFLIGHT_NOT_FOUND, NULL);
+  it_expect_status("a command", rc, &err, CFLIGHT_NOT_FOUND, NULL);
   cflight_flight_info_free(info);
   cflight_descriptor_free(d);
 }
@@ -510,43 +451,44 @@ static void t_poll(const char *unused) {
   const char *name = "generated_decimal";
   cflight_descriptor *d = command("poll:generated_decimal");
   cflight_poll_info *p = NULL;
-  if (OK(cflight_client_poll_flight_info(client, d, NULL, &p, &err))) {
+  if (IT_OK(cflight_client_poll_flight_info(client, d, NULL, &p, &err))) {
     const cflight_flight_info *info = cflight_poll_info_info(p);
-    EXPECT(info != NULL, "first poll: no info");
+    IT_EXPECT(info != NULL, "first poll: no info");
     if (info != NULL) {
       size_t n = 0;
       const uint8_t *b = cflight_flight_info_schema_bytes(info, &n);
       check_schema_bytes("first poll", gold(name), b, n);
-      EXPECT(cflight_descriptor_equals(cflight_flight_info_descriptor(info), d),
-             "first poll: the info's descriptor");
-      EXPECT(cflight_flight_info_endpoint_count(info) == 0 &&
-                 cflight_flight_info_total_records(info) == -1 &&
-                 cflight_flight_info_total_bytes(info) == -1 && !cflight_flight_info_ordered(info),
-             "first poll: the info's endpoints and totals");
+      IT_EXPECT(cflight_descriptor_equals(cflight_flight_info_descriptor(info), d),
+                "first poll: the info's descriptor");
+      IT_EXPECT(cflight_flight_info_endpoint_count(info) == 0 &&
+                    cflight_flight_info_total_records(info) == -1 &&
+                    cflight_flight_info_total_bytes(info) == -1 &&
+                    !cflight_flight_info_ordered(info),
+                "first poll: the info's endpoints and totals");
       b = cflight_flight_info_app_metadata(info, &n);
-      EXPECT(bytes_are(b, n, "pending"), "first poll: app_metadata %s", it_show(b, n));
+      IT_EXPECT(bytes_are(b, n, "pending"), "first poll: app_metadata %s", it_show(b, n));
     }
     cflight_descriptor *next = command("poll:generated_decimal:done");
-    EXPECT(cflight_descriptor_equals(cflight_poll_info_descriptor(p), next),
-           "first poll: the next descriptor");
+    IT_EXPECT(cflight_descriptor_equals(cflight_poll_info_descriptor(p), next),
+              "first poll: the next descriptor");
     double progress = -1;
-    EXPECT(cflight_poll_info_progress(p, &progress) && progress == 0.5, "first poll: progress %g",
-           progress);
+    IT_EXPECT(cflight_poll_info_progress(p, &progress) && progress == 0.5,
+              "first poll: progress %g", progress);
     cflight_timestamp ts = {0, 0};
-    EXPECT(cflight_poll_info_expiration_time(p, &ts) && ts.seconds == IT_EXPIRATION_SECONDS &&
-               ts.nanos == IT_EXPIRATION_NANOS,
-           "first poll: expiration_time");
+    IT_EXPECT(cflight_poll_info_expiration_time(p, &ts) && ts.seconds == IT_EXPIRATION_SECONDS &&
+                  ts.nanos == IT_EXPIRATION_NANOS,
+              "first poll: expiration_time");
     cflight_poll_info *q = NULL;
-    if (OK(cflight_client_poll_flight_info(client, next, NULL, &q, &err))) {
+    if (IT_OK(cflight_client_poll_flight_info(client, next, NULL, &q, &err))) {
       if (cflight_poll_info_info(q) != NULL)
         check_gold_info("second poll", name, cflight_poll_info_info(q));
       else
-        fail("second poll: no info");
-      EXPECT(cflight_poll_info_descriptor(q) == NULL, "second poll: a descriptor");
+        it_fail("second poll: no info");
+      IT_EXPECT(cflight_poll_info_descriptor(q) == NULL, "second poll: a descriptor");
       progress = -1;
-      EXPECT(cflight_poll_info_progress(q, &progress) && progress == 1.0,
-             "second poll: progress %g", progress);
-      EXPECT(!cflight_poll_info_expiration_time(q, &ts), "second poll: an expiration_time");
+      IT_EXPECT(cflight_poll_info_progress(q, &progress) && progress == 1.0,
+                "second poll: progress %g", progress);
+      IT_EXPECT(!cflight_poll_info_expiration_time(q, &ts), "second poll: an expiration_time");
     }
     cflight_poll_info_free(q);
     cflight_descriptor_free(next);
@@ -556,7 +498,7 @@ static void t_poll(const char *unused) {
   d = command("poll:nope");
   p = NULL;
   int rc = cflight_client_poll_flight_info(client, d, NULL, &p, &err);
-  expect_status("unknown query", rc, &err, CFLIGHT_NOT_FOUND, NULL);
+  it_expect_status("unknown query", rc, &err, CFLIGHT_NOT_FOUND, NULL);
   cflight_poll_info_free(p);
   cflight_descriptor_free(d);
 }
@@ -568,7 +510,7 @@ static void t_do_get(const char *name) {
   cflight_ticket *tk = ticket(t);
   cflight_stream_reader *r = NULL;
   expected_stream x = {.name = name, .batch_md_fmt = "%s:%lld"};
-  if (OK(cflight_client_do_get(client, tk, NULL, &r, &err))) check_stream("DoGet", r, &x);
+  if (IT_OK(cflight_client_do_get(client, tk, NULL, &r, &err))) check_stream("DoGet", r, &x);
   cflight_stream_reader_free(r);
   cflight_ticket_free(tk);
 }
@@ -585,8 +527,8 @@ static void t_do_get_unknown(const char *unused) {
       rc = cflight_stream_reader_schema(r, &s, &err);
       if (s.release) s.release(&s);
     }
-    expect_status(tickets[i][0] ? tickets[i] : "the empty ticket", rc, &err, CFLIGHT_NOT_FOUND,
-                  NULL);
+    it_expect_status(tickets[i][0] ? tickets[i] : "the empty ticket", rc, &err, CFLIGHT_NOT_FOUND,
+                     NULL);
     cflight_stream_reader_free(r);
     cflight_ticket_free(tk);
   }
@@ -597,20 +539,20 @@ static void t_do_get_large(const char *unused) {
   cflight_ticket *tk = ticket("large");
   cflight_stream_reader *r = NULL;
   cflight_call_options *o = with_timeout(60);
-  if (OK(cflight_client_do_get(client, tk, o, &r, &err))) {
+  if (IT_OK(cflight_client_do_get(client, tk, o, &r, &err))) {
     int64_t rows = 0, batches = 0;
     for (;;) {
       cflight_chunk c;
       bool end = false;
-      if (!OK(cflight_stream_reader_next(r, &c, &end, &err)) || end) break;
+      if (!IT_OK(cflight_stream_reader_next(r, &c, &end, &err)) || end) break;
       if (c.data.release != NULL) {
         batches++;
-        EXPECT(it_buffer_is(c.app_metadata, "large", 5), "app_metadata");
+        IT_EXPECT(it_buffer_is(c.app_metadata, "large", 5), "app_metadata");
         const int64_t *v = it_int64_values(&c.data);
-        EXPECT(v != NULL, "no values");
+        IT_EXPECT(v != NULL, "no values");
         for (int64_t i = 0; v != NULL && i < c.data.length; i++) {
           if (v[i] != rows + i) {
-            fail("data[%lld] = %lld", (long long)(rows + i), (long long)v[i]);
+            it_fail("data[%lld] = %lld", (long long)(rows + i), (long long)v[i]);
             break;
           }
         }
@@ -618,8 +560,8 @@ static void t_do_get_large(const char *unused) {
       }
       cflight_chunk_release(&c);
     }
-    EXPECT(batches == 1 && rows == IT_LARGE_ROWS, "%lld batches, %lld rows", (long long)batches,
-           (long long)rows);
+    IT_EXPECT(batches == 1 && rows == IT_LARGE_ROWS, "%lld batches, %lld rows", (long long)batches,
+              (long long)rows);
   }
   cflight_stream_reader_free(r);
   cflight_call_options_free(o);
@@ -637,36 +579,36 @@ static void t_do_put(const char *name) {
    * batch, "tail:NAME" at the end. */
   char seq[64][300];
   size_t n_seq = 0;
-  if (!OK(cflight_client_do_put(client, d, &g->schema, NULL, &w, &mr, &err))) goto done;
+  if (!IT_OK(cflight_client_do_put(client, d, &g->schema, NULL, &w, &mr, &err))) goto done;
   for (size_t k = 0; k < g->n_batches && n_seq < 60; k++) {
     snprintf(buf, sizeof(buf), "up:%s:%zu", name, k);
-    if (!OK(cflight_stream_writer_write(w, &g->batches[k], buf, strlen(buf), &err))) goto done;
+    if (!IT_OK(cflight_stream_writer_write(w, &g->batches[k], buf, strlen(buf), &err))) goto done;
     snprintf(seq[n_seq++], 300, "%s", buf);
     if (k == 0) {
       snprintf(buf, sizeof(buf), "middle:%s", name);
-      if (!OK(cflight_stream_writer_write_metadata(w, buf, strlen(buf), &err))) goto done;
+      if (!IT_OK(cflight_stream_writer_write_metadata(w, buf, strlen(buf), &err))) goto done;
       snprintf(seq[n_seq++], 300, "%s", buf);
     }
   }
   snprintf(buf, sizeof(buf), "tail:%s", name);
-  if (!OK(cflight_stream_writer_write_metadata(w, buf, strlen(buf), &err))) goto done;
+  if (!IT_OK(cflight_stream_writer_write_metadata(w, buf, strlen(buf), &err))) goto done;
   snprintf(seq[n_seq++], 300, "%s", buf);
-  if (!OK(cflight_stream_writer_done_writing(w, &err))) goto done;
+  if (!IT_OK(cflight_stream_writer_done_writing(w, &err))) goto done;
   size_t acks = 0;
   for (;;) {
     cflight_buffer *b = NULL;
-    if (!OK(cflight_metadata_reader_read(mr, &b, &err)) || b == NULL) break;
+    if (!IT_OK(cflight_metadata_reader_read(mr, &b, &err)) || b == NULL) break;
     if (acks < n_seq) {
       char want[340];
       snprintf(want, sizeof(want), "ack:%zu:%.300s", acks, seq[acks]);
-      EXPECT(it_buffer_is(b, want, strlen(want)), "ack %zu: %s, not %s", acks,
-             it_show(cflight_buffer_data(b), cflight_buffer_size(b)), want);
+      IT_EXPECT(it_buffer_is(b, want, strlen(want)), "ack %zu: %s, not %s", acks,
+                it_show(cflight_buffer_data(b), cflight_buffer_size(b)), want);
     }
     acks++;
     cflight_buffer_unref(b);
   }
-  EXPECT(acks == n_seq, "%zu acks, not %zu", acks, n_seq);
-  if (!OK(cflight_stream_writer_close(w, &err))) goto done;
+  IT_EXPECT(acks == n_seq, "%zu acks, not %zu", acks, n_seq);
+  if (!IT_OK(cflight_stream_writer_close(w, &err))) goto done;
 
   /* Back again. */
   snprintf(buf, sizeof(buf), "uploads/%s", name);
@@ -689,24 +631,24 @@ static void t_do_put(const char *name) {
                        .extra_md = extra_md,
                        .extra_at = extra_at,
                        .n_extra = n_extra};
-  if (OK(cflight_client_do_get(client, tk, NULL, &r, &err))) check_stream("DoGet", r, &x);
+  if (IT_OK(cflight_client_do_get(client, tk, NULL, &r, &err))) check_stream("DoGet", r, &x);
   cflight_stream_reader_free(r);
   cflight_ticket_free(tk);
 
   cflight_flight_info *info = NULL;
-  if (OK(cflight_client_get_flight_info(client, d, NULL, &info, &err))) {
+  if (IT_OK(cflight_client_get_flight_info(client, d, NULL, &info, &err))) {
     size_t n = 0;
     const uint8_t *b = cflight_flight_info_schema_bytes(info, &n);
     check_schema_bytes("upload info", g, b, n);
-    EXPECT(cflight_descriptor_equals(cflight_flight_info_descriptor(info), d),
-           "upload info: descriptor");
-    EXPECT(cflight_flight_info_total_records(info) == g->rows, "upload info: total_records %lld",
-           (long long)cflight_flight_info_total_records(info));
+    IT_EXPECT(cflight_descriptor_equals(cflight_flight_info_descriptor(info), d),
+              "upload info: descriptor");
+    IT_EXPECT(cflight_flight_info_total_records(info) == g->rows, "upload info: total_records %lld",
+              (long long)cflight_flight_info_total_records(info));
     const cflight_endpoint *e = cflight_flight_info_endpoint(info, 0);
     const cflight_ticket *et = e ? cflight_endpoint_ticket(e) : NULL;
     const uint8_t *td = et ? cflight_ticket_data(et, &n) : NULL;
-    EXPECT(cflight_flight_info_endpoint_count(info) == 1 && bytes_are(td, n, buf),
-           "upload info: endpoint");
+    IT_EXPECT(cflight_flight_info_endpoint_count(info) == 1 && bytes_are(td, n, buf),
+              "upload info: endpoint");
   }
   cflight_flight_info_free(info);
 done:
@@ -726,7 +668,7 @@ static void t_do_put_bad(const char *unused) {
     cflight_stream_writer_write(w, &g->batches[0], NULL, 0, NULL);
     rc = cflight_stream_writer_close(w, &err);
   }
-  expect_status("DoPut to a command", rc, &err, CFLIGHT_INVALID_ARGUMENT, NULL);
+  it_expect_status("DoPut to a command", rc, &err, CFLIGHT_INVALID_ARGUMENT, NULL);
   cflight_stream_writer_free(w);
   cflight_metadata_reader_free(mr);
   cflight_descriptor_free(d);
@@ -737,13 +679,13 @@ static bool next_echo(cflight_stream_reader *r, bool want_batch, cflight_chunk *
   cflight_error err = {0};
   for (;;) {
     bool end = false;
-    if (!OK(cflight_stream_reader_next(r, out, &end, &err))) return false;
+    if (!IT_OK(cflight_stream_reader_next(r, out, &end, &err))) return false;
     if (end) {
-      fail("the echo ended early");
+      it_fail("the echo ended early");
       return false;
     }
     if ((out->data.release != NULL) == want_batch) return true;
-    fail("an unexpected %s came back", want_batch ? "metadata-only message" : "batch");
+    it_fail("an unexpected %s came back", want_batch ? "metadata-only message" : "batch");
     cflight_chunk_release(out);
   }
 }
@@ -755,39 +697,39 @@ static void t_do_exchange(const char *name) {
   cflight_stream_writer *w = NULL;
   cflight_stream_reader *r = NULL;
   char buf[300];
-  if (!OK(cflight_client_do_exchange(client, d, NULL, &w, &r, &err))) goto done;
-  if (!OK(cflight_stream_writer_begin(w, &g->schema, &err))) goto done;
+  if (!IT_OK(cflight_client_do_exchange(client, d, NULL, &w, &r, &err))) goto done;
+  if (!IT_OK(cflight_stream_writer_begin(w, &g->schema, &err))) goto done;
   for (size_t k = 0; k < g->n_batches; k++) {
     snprintf(buf, sizeof(buf), "ex:%zu", k);
-    if (!OK(cflight_stream_writer_write(w, &g->batches[k], buf, strlen(buf), &err))) goto done;
+    if (!IT_OK(cflight_stream_writer_write(w, &g->batches[k], buf, strlen(buf), &err))) goto done;
     /* Its echo comes before the next batch goes. */
     cflight_chunk c;
     if (!next_echo(r, true, &c)) goto done;
-    EXPECT(it_buffer_is(c.app_metadata, buf, strlen(buf)), "batch %zu app_metadata", k);
+    IT_EXPECT(it_buffer_is(c.app_metadata, buf, strlen(buf)), "batch %zu app_metadata", k);
     if (cflight_array_equal(&g->schema, &g->batches[k], &c.data, &err) != CFLIGHT_OK)
-      fail("batch %zu: %s", k, err.message);
+      it_fail("batch %zu: %s", k, err.message);
     cflight_error_reset(&err);
     cflight_chunk_release(&c);
   }
-  if (!OK(cflight_stream_writer_write_metadata(w, "the end", 7, &err))) goto done;
+  if (!IT_OK(cflight_stream_writer_write_metadata(w, "the end", 7, &err))) goto done;
   cflight_chunk c;
   if (!next_echo(r, false, &c)) goto done;
-  EXPECT(it_buffer_is(c.app_metadata, "the end", 7), "the metadata came back wrong");
+  IT_EXPECT(it_buffer_is(c.app_metadata, "the end", 7), "the metadata came back wrong");
   cflight_chunk_release(&c);
-  if (!OK(cflight_stream_writer_done_writing(w, &err))) goto done;
+  if (!IT_OK(cflight_stream_writer_done_writing(w, &err))) goto done;
   bool end = false;
-  if (OK(cflight_stream_reader_next(r, &c, &end, &err))) {
-    EXPECT(end, "more came back after the end");
+  if (IT_OK(cflight_stream_reader_next(r, &c, &end, &err))) {
+    IT_EXPECT(end, "more came back after the end");
     cflight_chunk_release(&c);
   }
   if (g->n_batches > 0) {
     struct ArrowSchema s;
-    if (OK(cflight_stream_reader_schema(r, &s, &err))) {
+    if (IT_OK(cflight_stream_reader_schema(r, &s, &err))) {
       check_schema("echoed schema", g, &s);
       s.release(&s);
     }
   }
-  OK(cflight_stream_writer_close(w, &err));
+  IT_OK(cflight_stream_writer_close(w, &err));
 done:
   cflight_stream_writer_free(w);
   cflight_stream_reader_free(r);
@@ -801,21 +743,21 @@ static void t_do_exchange_metadata(const char *unused) {
   cflight_stream_reader *r = NULL;
   const char *sent[] = {"one", "\x00\xff", "three \xe2\x9c\x93"};
   const size_t sizes[] = {3, 2, 9};
-  if (!OK(cflight_client_do_exchange(client, d, NULL, &w, &r, &err))) goto done;
+  if (!IT_OK(cflight_client_do_exchange(client, d, NULL, &w, &r, &err))) goto done;
   for (size_t i = 0; i < 3; i++)
-    if (!OK(cflight_stream_writer_write_metadata(w, sent[i], sizes[i], &err))) goto done;
-  if (!OK(cflight_stream_writer_done_writing(w, &err))) goto done;
+    if (!IT_OK(cflight_stream_writer_write_metadata(w, sent[i], sizes[i], &err))) goto done;
+  if (!IT_OK(cflight_stream_writer_done_writing(w, &err))) goto done;
   size_t i = 0;
   for (;; i++) {
     cflight_chunk c;
     bool end = false;
-    if (!OK(cflight_stream_reader_next(r, &c, &end, &err)) || end) break;
-    EXPECT(c.data.release == NULL, "message %zu came back with a batch", i);
-    EXPECT(i < 3 && it_buffer_is(c.app_metadata, sent[i], sizes[i]), "message %zu", i);
+    if (!IT_OK(cflight_stream_reader_next(r, &c, &end, &err)) || end) break;
+    IT_EXPECT(c.data.release == NULL, "message %zu came back with a batch", i);
+    IT_EXPECT(i < 3 && it_buffer_is(c.app_metadata, sent[i], sizes[i]), "message %zu", i);
     cflight_chunk_release(&c);
   }
-  EXPECT(i == 3, "%zu messages came back, not 3", i);
-  OK(cflight_stream_writer_close(w, &err));
+  IT_EXPECT(i == 3, "%zu messages came back, not 3", i);
+  IT_OK(cflight_stream_writer_close(w, &err));
 done:
   cflight_stream_writer_free(w);
   cflight_stream_reader_free(r);
@@ -832,7 +774,7 @@ static void t_do_exchange_unknown(const char *unused) {
     cflight_stream_writer_write_metadata(w, "x", 1, NULL);
     rc = cflight_stream_writer_close(w, &err);
   }
-  expect_status("unknown exchange", rc, &err, CFLIGHT_INVALID_ARGUMENT, NULL);
+  it_expect_status("unknown exchange", rc, &err, CFLIGHT_INVALID_ARGUMENT, NULL);
   cflight_stream_writer_free(w);
   cflight_stream_reader_free(r);
   cflight_descriptor_free(d);
@@ -844,21 +786,21 @@ static void t_actions(const char *unused) {
   cflight_error err = {0};
   char out[128][256];
   size_t n = 0;
-  if (OK(action("echo", "\x00\x01\xfe%25", 6, NULL, out, 4, &n, &err)))
-    EXPECT(n == 1 && memcmp(out[0], "\x00\x01\xfe%25", 6) == 0, "echo");
-  if (OK(action("echo", NULL, 0, NULL, out, 4, &n, &err)))
-    EXPECT(n == 1 && out[0][0] == '\0', "empty echo: %zu results", n);
-  if (OK(action("count", "100", 3, NULL, out, 128, &n, &err))) {
-    EXPECT(n == 100, "count: %zu results", n);
+  if (IT_OK(action("echo", "\x00\x01\xfe%25", 6, NULL, out, 4, &n, &err)))
+    IT_EXPECT(n == 1 && memcmp(out[0], "\x00\x01\xfe%25", 6) == 0, "echo");
+  if (IT_OK(action("echo", NULL, 0, NULL, out, 4, &n, &err)))
+    IT_EXPECT(n == 1 && out[0][0] == '\0', "empty echo: %zu results", n);
+  if (IT_OK(action("count", "100", 3, NULL, out, 128, &n, &err))) {
+    IT_EXPECT(n == 100, "count: %zu results", n);
     for (size_t i = 0; i < n && i < 100; i++) {
       char want[16];
       snprintf(want, sizeof(want), "%zu", i);
-      EXPECT(strcmp(out[i], want) == 0, "count: result %zu is %s", i, out[i]);
+      IT_EXPECT(strcmp(out[i], want) == 0, "count: result %zu is %s", i, out[i]);
     }
   }
-  if (OK(action("count", "0", 1, NULL, out, 4, &n, &err))) EXPECT(n == 0, "count 0: %zu", n);
+  if (IT_OK(action("count", "0", 1, NULL, out, 4, &n, &err))) IT_EXPECT(n == 0, "count 0: %zu", n);
   int rc = action("no-such-action", NULL, 0, NULL, out, 4, &n, &err);
-  expect_status("unknown action", rc, &err, CFLIGHT_UNIMPLEMENTED, NULL);
+  it_expect_status("unknown action", rc, &err, CFLIGHT_UNIMPLEMENTED, NULL);
 }
 
 /* Whether s[0..n) is well-formed UTF-8. */
@@ -887,36 +829,37 @@ static void t_status(const char *unused) {
     snprintf(body, sizeof(body), "%d:%s", code, MESSAGE);
     snprintf(what, sizeof(what), "fail %s", cflight_code_name(code));
     int rc = action("fail", body, strlen(body), NULL, out, 4, &n, &err);
-    expect_status(what, rc, &err, code, MESSAGE);
+    it_expect_status(what, rc, &err, code, MESSAGE);
   }
   const char *messages[] = {"%", "%%41%zz", "line\nbreak\ttab", "\xe4\xb8\xad \xf0\x9f\x98\x80"};
   for (size_t i = 0; i < 4; i++) {
     char body[300];
     snprintf(body, sizeof(body), "9:%s", messages[i]);
     int rc = action("fail", body, strlen(body), NULL, out, 4, &n, &err);
-    expect_status(it_show(messages[i], strlen(messages[i])), rc, &err, CFLIGHT_FAILED_PRECONDITION,
-                  messages[i]);
+    it_expect_status(it_show(messages[i], strlen(messages[i])), rc, &err,
+                     CFLIGHT_FAILED_PRECONDITION, messages[i]);
   }
   /* An empty message: cflight reports the code's name instead. */
   int rc = action("fail", "5:", 2, NULL, out, 4, &n, &err);
-  EXPECT(
+  IT_EXPECT(
       rc == CFLIGHT_NOT_FOUND && (err.message[0] == '\0' || strcmp(err.message, "NOT_FOUND") == 0),
       "empty message: %s \"%s\"", cflight_code_name(rc), err.message);
   cflight_error_reset(&err);
 
   rc = action("fail-details", NULL, 0, NULL, out, 4, &n, &err);
-  EXPECT(rc == CFLIGHT_FAILED_PRECONDITION && strcmp(err.message, IT_DETAILS_MESSAGE) == 0,
-         "fail-details: %s \"%s\"", cflight_code_name(rc), err.message);
-  EXPECT(it_buffer_is(err.extra_info, it_details, it_details_size), "fail-details: extra_info %s",
-         err.extra_info
-             ? it_show(cflight_buffer_data(err.extra_info), cflight_buffer_size(err.extra_info))
-             : "(none)");
+  IT_EXPECT(rc == CFLIGHT_FAILED_PRECONDITION && strcmp(err.message, IT_DETAILS_MESSAGE) == 0,
+            "fail-details: %s \"%s\"", cflight_code_name(rc), err.message);
+  IT_EXPECT(it_buffer_is(err.extra_info, it_details, it_details_size),
+            "fail-details: extra_info %s",
+            err.extra_info
+                ? it_show(cflight_buffer_data(err.extra_info), cflight_buffer_size(err.extra_info))
+                : "(none)");
   cflight_error_reset(&err);
 
   rc = action("fail-after", "3:10:" MESSAGE, strlen("3:10:" MESSAGE), NULL, out, 4, &n, &err);
-  EXPECT(n == 3 && strcmp(out[0], "0") == 0 && strcmp(out[2], "2") == 0,
-         "fail-after: %zu results first", n);
-  expect_status("fail-after", rc, &err, CFLIGHT_ABORTED, MESSAGE);
+  IT_EXPECT(n == 3 && strcmp(out[0], "0") == 0 && strcmp(out[2], "2") == 0,
+            "fail-after: %zu results first", n);
+  it_expect_status("fail-after", rc, &err, CFLIGHT_ABORTED, MESSAGE);
 }
 
 static void t_long_status(const char *unused) {
@@ -933,11 +876,11 @@ static void t_long_status(const char *unused) {
     body[2002] = '\0';
     int lrc = action("fail", body, 2002, NULL, out, 4, &n, &err);
     size_t got = strlen(err.message);
-    EXPECT(lrc == CFLIGHT_FAILED_PRECONDITION && got >= 300 && utf8_valid(err.message, got) &&
-               memcmp(err.message, body + 2, got) == 0,
-           "a 2000-byte message (\"\xc3\xa9\" x 1000) came back as %zu bytes ending %s: not a "
-           "UTF-8 prefix of it",
-           got, it_show(err.message + (got > 8 ? got - 8 : 0), got > 8 ? 8 : got));
+    IT_EXPECT(lrc == CFLIGHT_FAILED_PRECONDITION && got >= 300 && utf8_valid(err.message, got) &&
+                  memcmp(err.message, body + 2, got) == 0,
+              "a 2000-byte message (\"\xc3\xa9\" x 1000) came back as %zu bytes ending %s: not a "
+              "UTF-8 prefix of it",
+              got, it_show(err.message + (got > 8 ? got - 8 : 0), got > 8 ? 8 : got));
     cflight_error_reset(&err);
     free(body);
   }
@@ -949,40 +892,40 @@ static void t_headers(const char *unused) {
   size_t n = 0;
   cflight_call_options *o = cflight_call_options_new();
   const uint8_t bin[] = {0x00, 0xff, 0x2c, 0x20, 0x0a};
-  OK(cflight_call_options_add_header(o, "x-text", "plain value", &err));
-  OK(cflight_call_options_add_header_bin(o, "x-data-bin", bin, sizeof(bin), &err));
-  OK(cflight_call_options_add_header(o, "authorization", "Bearer abc", &err));
-  OK(cflight_call_options_add_header(o, "other", "not listed", &err));
-  if (OK(action("headers", NULL, 0, o, out, 16, &n, &err))) {
-    EXPECT(n == 3, "%zu headers listed, not 3", n);
-    EXPECT(n > 0 && strcmp(out[0], "authorization=Bearer abc") == 0, "first: %s", out[0]);
-    EXPECT(n > 1 && memcmp(out[1], "x-data-bin=\x00\xff\x2c\x20\x0a", 16) == 0, "second: %s",
-           it_show(out[1], 16));
-    EXPECT(n > 2 && strcmp(out[2], "x-text=plain value") == 0, "third: %s", out[2]);
+  IT_OK(cflight_call_options_add_header(o, "x-text", "plain value", &err));
+  IT_OK(cflight_call_options_add_header_bin(o, "x-data-bin", bin, sizeof(bin), &err));
+  IT_OK(cflight_call_options_add_header(o, "authorization", "Bearer abc", &err));
+  IT_OK(cflight_call_options_add_header(o, "other", "not listed", &err));
+  if (IT_OK(action("headers", NULL, 0, o, out, 16, &n, &err))) {
+    IT_EXPECT(n == 3, "%zu headers listed, not 3", n);
+    IT_EXPECT(n > 0 && strcmp(out[0], "authorization=Bearer abc") == 0, "first: %s", out[0]);
+    IT_EXPECT(n > 1 && memcmp(out[1], "x-data-bin=\x00\xff\x2c\x20\x0a", 16) == 0, "second: %s",
+              it_show(out[1], 16));
+    IT_EXPECT(n > 2 && strcmp(out[2], "x-text=plain value") == 0, "third: %s", out[2]);
   }
   cflight_call_options_free(o);
 
   /* Response headers: x-echo-* come back (trailers are not in the API). */
   o = cflight_call_options_new();
-  OK(cflight_call_options_add_header(o, "x-echo-text", "hello", &err));
-  OK(cflight_call_options_add_header_bin(o, "x-echo-data-bin", bin, sizeof(bin), &err));
+  IT_OK(cflight_call_options_add_header(o, "x-echo-text", "hello", &err));
+  IT_OK(cflight_call_options_add_header_bin(o, "x-echo-data-bin", bin, sizeof(bin), &err));
   cflight_descriptor *d = path2("gold", "generated_null");
   cflight_flight_info *info = NULL;
-  if (OK(cflight_client_get_flight_info(client, d, o, &info, &err))) {
-    EXPECT(received_header("x-echo-text", "hello", 5), "GetFlightInfo: no x-echo-text back");
-    EXPECT(received_header("x-echo-data-bin", bin, sizeof(bin)),
-           "GetFlightInfo: no x-echo-data-bin back");
+  if (IT_OK(cflight_client_get_flight_info(client, d, o, &info, &err))) {
+    IT_EXPECT(received_header("x-echo-text", "hello", 5), "GetFlightInfo: no x-echo-text back");
+    IT_EXPECT(received_header("x-echo-data-bin", bin, sizeof(bin)),
+              "GetFlightInfo: no x-echo-data-bin back");
   }
   cflight_flight_info_free(info);
   cflight_descriptor_free(d);
-  if (OK(action("count", "2", 1, o, out, 16, &n, &err))) {
-    EXPECT(received_header("x-echo-text", "hello", 5), "DoAction: no x-echo-text back");
-    EXPECT(received_header("x-echo-data-bin", bin, sizeof(bin)),
-           "DoAction: no x-echo-data-bin back");
+  if (IT_OK(action("count", "2", 1, o, out, 16, &n, &err))) {
+    IT_EXPECT(received_header("x-echo-text", "hello", 5), "DoAction: no x-echo-text back");
+    IT_EXPECT(received_header("x-echo-data-bin", bin, sizeof(bin)),
+              "DoAction: no x-echo-data-bin back");
   }
   int rc = action("fail", "5:x", 3, o, out, 16, &n, &err);
-  expect_status("fail", rc, &err, CFLIGHT_NOT_FOUND, "x");
-  EXPECT(received_header("x-echo-text", "hello", 5), "failed call: no x-echo-text back");
+  it_expect_status("fail", rc, &err, CFLIGHT_NOT_FOUND, "x");
+  IT_EXPECT(received_header("x-echo-text", "hello", 5), "failed call: no x-echo-text back");
   cflight_call_options_free(o);
 }
 
@@ -991,24 +934,24 @@ static void t_deadline(const char *unused) {
   char out[4][256];
   size_t n = 0;
   cflight_call_options *o = with_timeout(10);
-  if (OK(action("deadline", NULL, 0, o, out, 4, &n, &err))) {
+  if (IT_OK(action("deadline", NULL, 0, o, out, 4, &n, &err))) {
     long ms = n == 1 ? atol(out[0]) : -1;
     /* A client may round grpc-timeout up when it sends it. */
-    EXPECT(ms > 0 && ms <= 11000, "the server sees %s ms left of 10000", n ? out[0] : "nothing");
+    IT_EXPECT(ms > 0 && ms <= 11000, "the server sees %s ms left of 10000", n ? out[0] : "nothing");
   }
   cflight_call_options_free(o);
-  if (OK(action("deadline", NULL, 0, NULL, out, 4, &n, &err)))
-    EXPECT(n == 1 && strcmp(out[0], "none") == 0, "no deadline: %s", n ? out[0] : "nothing");
+  if (IT_OK(action("deadline", NULL, 0, NULL, out, 4, &n, &err)))
+    IT_EXPECT(n == 1 && strcmp(out[0], "none") == 0, "no deadline: %s", n ? out[0] : "nothing");
 
-  if (OK(action("sleep", "20", 2, NULL, out, 4, &n, &err)))
-    EXPECT(n == 1 && strcmp(out[0], "slept") == 0, "sleep: %s", n ? out[0] : "nothing");
+  if (IT_OK(action("sleep", "20", 2, NULL, out, 4, &n, &err)))
+    IT_EXPECT(n == 1 && strcmp(out[0], "slept") == 0, "sleep: %s", n ? out[0] : "nothing");
   expect_probe("sleep", "completed");
 
   o = with_timeout(0.3);
   int64_t t0 = it_now_ms();
   int rc = action("sleep", "5000", 4, o, out, 4, &n, &err);
-  expect_status("sleep past the deadline", rc, &err, CFLIGHT_DEADLINE_EXCEEDED, NULL);
-  EXPECT(it_now_ms() - t0 < 4000, "the deadline did not end the call early");
+  it_expect_status("sleep past the deadline", rc, &err, CFLIGHT_DEADLINE_EXCEEDED, NULL);
+  IT_EXPECT(it_now_ms() - t0 < 4000, "the deadline did not end the call early");
   cflight_call_options_free(o);
   expect_probe("sleep", "deadline");
 }
@@ -1026,14 +969,14 @@ static void t_stream_deadline(const char *unused) {
     rc = cflight_stream_reader_next(r, &c, &end, &err);
     if (rc != CFLIGHT_OK) break;
     if (end) {
-      fail("the endless stream ended");
+      it_fail("the endless stream ended");
       break;
     }
     if (c.data.release != NULL) batches++;
     cflight_chunk_release(&c);
   }
-  expect_status("endless DoGet", rc, &err, CFLIGHT_DEADLINE_EXCEEDED, NULL);
-  EXPECT(batches >= 1, "no batch before the deadline");
+  it_expect_status("endless DoGet", rc, &err, CFLIGHT_DEADLINE_EXCEEDED, NULL);
+  IT_EXPECT(batches >= 1, "no batch before the deadline");
   cflight_stream_reader_free(r);
   cflight_call_options_free(o);
   cflight_ticket_free(tk);
@@ -1044,21 +987,21 @@ static void t_cancel(const char *unused) {
   cflight_error err = {0};
   cflight_ticket *tk = ticket("endless");
   cflight_stream_reader *r = NULL;
-  if (OK(cflight_client_do_get(client, tk, NULL, &r, &err))) {
+  if (IT_OK(cflight_client_do_get(client, tk, NULL, &r, &err))) {
     int64_t k = 0;
     while (k < 3) {
       cflight_chunk c;
       bool end = false;
-      if (!OK(cflight_stream_reader_next(r, &c, &end, &err)) || end) break;
+      if (!IT_OK(cflight_stream_reader_next(r, &c, &end, &err)) || end) break;
       if (c.data.release != NULL) {
         char want[64];
         snprintf(want, sizeof(want), "endless:%lld", (long long)k);
         const int64_t *v = it_int64_values(&c.data);
-        EXPECT(c.data.length == IT_ENDLESS_ROWS && v != NULL && v[0] == k * IT_ENDLESS_ROWS &&
-                   v[IT_ENDLESS_ROWS - 1] == k * IT_ENDLESS_ROWS + IT_ENDLESS_ROWS - 1,
-               "batch %lld values", (long long)k);
-        EXPECT(it_buffer_is(c.app_metadata, want, strlen(want)), "batch %lld app_metadata",
-               (long long)k);
+        IT_EXPECT(c.data.length == IT_ENDLESS_ROWS && v != NULL && v[0] == k * IT_ENDLESS_ROWS &&
+                      v[IT_ENDLESS_ROWS - 1] == k * IT_ENDLESS_ROWS + IT_ENDLESS_ROWS - 1,
+                  "batch %lld values", (long long)k);
+        IT_EXPECT(it_buffer_is(c.app_metadata, want, strlen(want)), "batch %lld app_metadata",
+                  (long long)k);
         k++;
       }
       cflight_chunk_release(&c);
@@ -1068,7 +1011,7 @@ static void t_cancel(const char *unused) {
     bool end = false;
     int rc = cflight_stream_reader_next(r, &c, &end, &err);
     if (rc == CFLIGHT_OK) cflight_chunk_release(&c);
-    expect_status("read after cancel", rc, &err, CFLIGHT_CANCELLED, NULL);
+    it_expect_status("read after cancel", rc, &err, CFLIGHT_CANCELLED, NULL);
   }
   cflight_stream_reader_free(r);
   cflight_ticket_free(tk);
@@ -1087,14 +1030,14 @@ static void t_server_cancel(const char *unused) {
     rc = cflight_stream_reader_next(r, &c, &end, &err);
     if (rc != CFLIGHT_OK) break;
     if (end) {
-      fail("the stream ended OK");
+      it_fail("the stream ended OK");
       break;
     }
     if (c.data.release != NULL) batches++;
     cflight_chunk_release(&c);
   }
-  expect_status("server-cancel", rc, &err, CFLIGHT_CANCELLED, "cancelled by the server");
-  EXPECT(batches == 2, "%lld batches before the cancel, not 2", (long long)batches);
+  it_expect_status("server-cancel", rc, &err, CFLIGHT_CANCELLED, "cancelled by the server");
+  IT_EXPECT(batches == 2, "%lld batches before the cancel, not 2", (long long)batches);
   cflight_stream_reader_free(r);
   cflight_ticket_free(tk);
 }
@@ -1105,11 +1048,11 @@ static void t_spec_actions(const char *unused) {
   cflight_flight_info *info = NULL;
   cflight_cancel_flight_info_request *req = NULL;
   cflight_cancel_flight_info_result *res = NULL;
-  if (OK(cflight_client_get_flight_info(client, d, NULL, &info, &err)) &&
-      OK(cflight_cancel_flight_info_request_new(info, &req, &err)) &&
-      OK(cflight_client_cancel_flight_info(client, req, NULL, &res, &err)))
-    EXPECT(cflight_cancel_flight_info_result_status(res) == CFLIGHT_CANCEL_STATUS_CANCELLED,
-           "CancelFlightInfo: status %d", cflight_cancel_flight_info_result_status(res));
+  if (IT_OK(cflight_client_get_flight_info(client, d, NULL, &info, &err)) &&
+      IT_OK(cflight_cancel_flight_info_request_new(info, &req, &err)) &&
+      IT_OK(cflight_client_cancel_flight_info(client, req, NULL, &res, &err)))
+    IT_EXPECT(cflight_cancel_flight_info_result_status(res) == CFLIGHT_CANCEL_STATUS_CANCELLED,
+              "CancelFlightInfo: status %d", cflight_cancel_flight_info_result_status(res));
   cflight_cancel_flight_info_result_free(res);
   cflight_cancel_flight_info_request_free(req);
   cflight_flight_info_free(info);
@@ -1119,17 +1062,17 @@ static void t_spec_actions(const char *unused) {
   cflight_location *loc = NULL;
   cflight_endpoint *e = NULL, *renewed = NULL;
   cflight_renew_flight_endpoint_request *rr = NULL;
-  if (OK(cflight_location_parse(it_locations[1], &loc, &err)) &&
-      OK(cflight_endpoint_new(tk, (const cflight_location *const *)&loc, 1, &e, &err)) &&
-      OK(cflight_endpoint_set_app_metadata(e, "\x00m", 2, &err)) &&
-      OK(cflight_renew_flight_endpoint_request_new(e, &rr, &err)) &&
-      OK(cflight_client_renew_flight_endpoint(client, rr, NULL, &renewed, &err))) {
+  if (IT_OK(cflight_location_parse(it_locations[1], &loc, &err)) &&
+      IT_OK(cflight_endpoint_new(tk, (const cflight_location *const *)&loc, 1, &e, &err)) &&
+      IT_OK(cflight_endpoint_set_app_metadata(e, "\x00m", 2, &err)) &&
+      IT_OK(cflight_renew_flight_endpoint_request_new(e, &rr, &err)) &&
+      IT_OK(cflight_client_renew_flight_endpoint(client, rr, NULL, &renewed, &err))) {
     cflight_timestamp ts = {0, 0};
-    EXPECT(cflight_endpoint_expiration_time(renewed, &ts) && ts.seconds == IT_RENEWED_SECONDS &&
-               ts.nanos == 0,
-           "renewed expiration_time %lld.%09d", (long long)ts.seconds, ts.nanos);
+    IT_EXPECT(cflight_endpoint_expiration_time(renewed, &ts) && ts.seconds == IT_RENEWED_SECONDS &&
+                  ts.nanos == 0,
+              "renewed expiration_time %lld.%09d", (long long)ts.seconds, ts.nanos);
     cflight_endpoint_set_expiration_time(renewed, NULL, NULL);
-    EXPECT(cflight_endpoint_equals(e, renewed), "the renewed endpoint differs");
+    IT_EXPECT(cflight_endpoint_equals(e, renewed), "the renewed endpoint differs");
   }
   cflight_endpoint_free(renewed);
   cflight_renew_flight_endpoint_request_free(rr);
@@ -1144,58 +1087,58 @@ static void t_session(const char *unused) {
   cflight_set_session_options_result *res = NULL;
   cflight_session_option_value *v[6] = {0};
   const char *list[] = {"a", "", "\xe2\x9c\x93"};
-  bool built = OK(cflight_set_session_options_request_new(&req, &err)) &&
-               OK(cflight_session_option_value_new_string("caf\xc3\xa9", &v[0], &err)) &&
-               OK(cflight_session_option_value_new_bool(true, &v[1], &err)) &&
-               OK(cflight_session_option_value_new_int64(INT64_MIN, &v[2], &err)) &&
-               OK(cflight_session_option_value_new_double(0.25, &v[3], &err)) &&
-               OK(cflight_session_option_value_new_string_list(list, 3, &v[4], &err)) &&
-               OK(cflight_session_option_value_new_string("x", &v[5], &err));
+  bool built = IT_OK(cflight_set_session_options_request_new(&req, &err)) &&
+               IT_OK(cflight_session_option_value_new_string("caf\xc3\xa9", &v[0], &err)) &&
+               IT_OK(cflight_session_option_value_new_bool(true, &v[1], &err)) &&
+               IT_OK(cflight_session_option_value_new_int64(INT64_MIN, &v[2], &err)) &&
+               IT_OK(cflight_session_option_value_new_double(0.25, &v[3], &err)) &&
+               IT_OK(cflight_session_option_value_new_string_list(list, 3, &v[4], &err)) &&
+               IT_OK(cflight_session_option_value_new_string("x", &v[5], &err));
   const char *names[] = {"text", "flag", "number", "ratio", "list", "bad_name"};
   for (size_t i = 0; built && i < 6; i++)
-    built = OK(cflight_set_session_options_request_set(req, names[i], v[i], &err));
-  if (built && OK(cflight_client_set_session_options(client, req, NULL, &res, &err))) {
+    built = IT_OK(cflight_set_session_options_request_set(req, names[i], v[i], &err));
+  if (built && IT_OK(cflight_client_set_session_options(client, req, NULL, &res, &err))) {
     cflight_set_session_option_error e = CFLIGHT_SET_SESSION_OPTION_ERROR_UNSPECIFIED;
-    EXPECT(cflight_set_session_options_result_count(res) == 1 &&
-               cflight_set_session_options_result_find(res, "bad_name", &e) &&
-               e == CFLIGHT_SET_SESSION_OPTION_ERROR_INVALID_NAME,
-           "SetSessionOptions: errors");
+    IT_EXPECT(cflight_set_session_options_result_count(res) == 1 &&
+                  cflight_set_session_options_result_find(res, "bad_name", &e) &&
+                  e == CFLIGHT_SET_SESSION_OPTION_ERROR_INVALID_NAME,
+              "SetSessionOptions: errors");
   }
   cflight_set_session_options_result_free(res);
   res = NULL;
   /* Unset "ratio". */
   cflight_set_session_options_request *unset = NULL;
   cflight_session_option_value *none = NULL;
-  if (OK(cflight_set_session_options_request_new(&unset, &err)) &&
-      OK(cflight_session_option_value_new_unset(&none, &err)) &&
-      OK(cflight_set_session_options_request_set(unset, "ratio", none, &err)))
-    OK(cflight_client_set_session_options(client, unset, NULL, &res, &err));
+  if (IT_OK(cflight_set_session_options_request_new(&unset, &err)) &&
+      IT_OK(cflight_session_option_value_new_unset(&none, &err)) &&
+      IT_OK(cflight_set_session_options_request_set(unset, "ratio", none, &err)))
+    IT_OK(cflight_client_set_session_options(client, unset, NULL, &res, &err));
   cflight_set_session_options_result_free(res);
   cflight_set_session_options_request_free(unset);
   cflight_session_option_value_free(none);
 
   cflight_get_session_options_result *got = NULL;
-  if (OK(cflight_client_get_session_options(client, NULL, NULL, &got, &err))) {
-    EXPECT(cflight_get_session_options_result_count(got) == 4, "%zu options, not 4",
-           cflight_get_session_options_result_count(got));
+  if (IT_OK(cflight_client_get_session_options(client, NULL, NULL, &got, &err))) {
+    IT_EXPECT(cflight_get_session_options_result_count(got) == 4, "%zu options, not 4",
+              cflight_get_session_options_result_count(got));
     const size_t kept[] = {0, 1, 2, 4};
     for (size_t i = 0; i < 4; i++) {
       const cflight_session_option_value *x =
           cflight_get_session_options_result_find(got, names[kept[i]]);
-      EXPECT(x != NULL && cflight_session_option_value_equals(x, v[kept[i]]), "option %s",
-             names[kept[i]]);
+      IT_EXPECT(x != NULL && cflight_session_option_value_equals(x, v[kept[i]]), "option %s",
+                names[kept[i]]);
     }
   }
   cflight_get_session_options_result_free(got);
   cflight_close_session_result *closed = NULL;
-  if (OK(cflight_client_close_session(client, NULL, NULL, &closed, &err)))
-    EXPECT(cflight_close_session_result_status(closed) == CFLIGHT_CLOSE_SESSION_STATUS_CLOSED,
-           "CloseSession: status %d", cflight_close_session_result_status(closed));
+  if (IT_OK(cflight_client_close_session(client, NULL, NULL, &closed, &err)))
+    IT_EXPECT(cflight_close_session_result_status(closed) == CFLIGHT_CLOSE_SESSION_STATUS_CLOSED,
+              "CloseSession: status %d", cflight_close_session_result_status(closed));
   cflight_close_session_result_free(closed);
   got = NULL;
-  if (OK(cflight_client_get_session_options(client, NULL, NULL, &got, &err)))
-    EXPECT(cflight_get_session_options_result_count(got) == 0, "%zu options after closing",
-           cflight_get_session_options_result_count(got));
+  if (IT_OK(cflight_client_get_session_options(client, NULL, NULL, &got, &err)))
+    IT_EXPECT(cflight_get_session_options_result_count(got) == 0, "%zu options after closing",
+              cflight_get_session_options_result_count(got));
   cflight_get_session_options_result_free(got);
   for (size_t i = 0; i < 6; i++)
     cflight_session_option_value_free(v[i]);
@@ -1228,20 +1171,20 @@ int main(int argc, char **argv) {
   }
   cflight_client_options_free(o);
 
-  run("Handshake", NULL, t_handshake);
-  run("ListActions", NULL, t_list_actions);
-  run("ListFlights", NULL, t_list_flights);
+  it_run("Handshake", NULL, t_handshake);
+  it_run("ListActions", NULL, t_list_actions);
+  it_run("ListFlights", NULL, t_list_flights);
   for (size_t i = 0; i < it_n_datasets; i++)
-    run("GetFlightInfo", it_datasets[i], t_get_flight_info);
-  run("GetFlightInfo unknown", NULL, t_unknown_flight);
-  run("PollFlightInfo", NULL, t_poll);
+    it_run("GetFlightInfo", it_datasets[i], t_get_flight_info);
+  it_run("GetFlightInfo unknown", NULL, t_unknown_flight);
+  it_run("PollFlightInfo", NULL, t_poll);
   for (size_t i = 0; i < it_n_datasets; i++)
-    run("DoGet", it_datasets[i], t_do_get);
-  run("DoGet unknown", NULL, t_do_get_unknown);
-  run("DoGet large", NULL, t_do_get_large);
+    it_run("DoGet", it_datasets[i], t_do_get);
+  it_run("DoGet unknown", NULL, t_do_get_unknown);
+  it_run("DoGet large", NULL, t_do_get_large);
   for (size_t i = 0; i < it_n_datasets; i++)
-    run("DoPut", it_datasets[i], t_do_put);
-  run("DoPut bad descriptor", NULL, t_do_put_bad);
+    it_run("DoPut", it_datasets[i], t_do_put);
+  it_run("DoPut bad descriptor", NULL, t_do_put_bad);
   const char *exchanged[] = {"generated_primitive",
                              "generated_dictionary",
                              "generated_nested_dictionary",
@@ -1253,25 +1196,23 @@ int main(int argc, char **argv) {
                              "generated_null_trivial",
                              "generated_primitive_no_batches"};
   for (size_t i = 0; i < sizeof(exchanged) / sizeof(exchanged[0]); i++)
-    run("DoExchange echo", exchanged[i], t_do_exchange);
-  run("DoExchange metadata only", NULL, t_do_exchange_metadata);
-  run("DoExchange unknown", NULL, t_do_exchange_unknown);
-  run("DoAction", NULL, t_actions);
-  run("Status codes and details", NULL, t_status);
-  run("Long status message", NULL, t_long_status);
-  run("Headers", NULL, t_headers);
-  run("Deadlines", NULL, t_deadline);
-  run("Stream deadline", NULL, t_stream_deadline);
-  run("Client cancels", NULL, t_cancel);
-  run("Server cancels", NULL, t_server_cancel);
-  run("CancelFlightInfo and RenewFlightEndpoint", NULL, t_spec_actions);
-  run("Session options", NULL, t_session);
+    it_run("DoExchange echo", exchanged[i], t_do_exchange);
+  it_run("DoExchange metadata only", NULL, t_do_exchange_metadata);
+  it_run("DoExchange unknown", NULL, t_do_exchange_unknown);
+  it_run("DoAction", NULL, t_actions);
+  it_run("Status codes and details", NULL, t_status);
+  it_run("Long status message", NULL, t_long_status);
+  it_run("Headers", NULL, t_headers);
+  it_run("Deadlines", NULL, t_deadline);
+  it_run("Stream deadline", NULL, t_stream_deadline);
+  it_run("Client cancels", NULL, t_cancel);
+  it_run("Server cancels", NULL, t_server_cancel);
+  it_run("CancelFlightInfo and RenewFlightEndpoint", NULL, t_spec_actions);
+  it_run("Session options", NULL, t_session);
 
   cflight_client_close(client);
   for (size_t i = 0; i < it_n_datasets; i++)
     it_gold_free(&golds[i]);
   free(golds);
-  printf("%d checks passed, %d failed (peer: %s)\n", n_passed, n_failed,
-         args.peer ? args.peer : "?");
-  return n_failed == 0 && n_passed > 0 ? 0 : 1;
+  return it_summary(args.peer);
 }

@@ -2,9 +2,13 @@
  * for the Node and Python peers' clients to check. Public API only.
  *
  *   flight_test_server [--port N] [--host H] [--gold DIR] [--exit-on-eof]
+ *                      [--security [--certs DIR]]
  *
  * Prints its port on stdout first thing, then serves until SIGTERM/SIGINT,
- * or with --exit-on-eof until stdin closes. */
+ * or with --exit-on-eof until stdin closes. With --security it serves the
+ * security configuration of the README (TLS, mutual TLS, header and
+ * handshake authentication, middleware) and prints its ports as
+ * "PORT NAME=PORT ...". */
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -661,28 +665,22 @@ static int failure(const char *body, size_t n, cflight_error *err) {
   return cflight_error_set(err, code, "%s", colon + 1);
 }
 
-static int action_headers(cflight_call_context *ctx, cflight_result_writer *out,
-                          cflight_error *err) {
-  const cflight_headers *h = cflight_call_context_headers(ctx);
-  size_t n = cflight_headers_count(h), m = 0;
-  cflight_buffer **lines = calloc(n ? n : 1, sizeof(*lines));
-  if (lines == NULL) return cflight_error_set(err, CFLIGHT_NO_MEMORY, "headers");
-  for (size_t i = 0; i < n; i++) {
-    const char *key = cflight_headers_key(h, i);
-    if (strncmp(key, "x-", 2) != 0 && strcmp(key, "authorization") != 0 &&
-        strcmp(key, "auth-token-bin") != 0)
-      continue;
-    size_t vn = 0, kn = strlen(key);
-    const uint8_t *v = cflight_headers_value(h, i, &vn);
-    cflight_buffer *b = cflight_buffer_new(kn + 1 + vn);
-    if (b == NULL) continue;
-    uint8_t *p = cflight_buffer_mutable_data(b);
-    memcpy(p, key, kn);
-    p[kn] = '=';
-    if (vn > 0) memcpy(p + kn + 1, v, vn);
-    lines[m++] = b;
-  }
-  /* Sorted bytewise (a few lines: insertion sort). */
+/* "KEY=VALUE" (the value's bytes as they are). */
+static cflight_buffer *header_line(const char *key, const uint8_t *v, size_t vn) {
+  size_t kn = strlen(key);
+  cflight_buffer *b = cflight_buffer_new(kn + 1 + vn);
+  if (b == NULL) return NULL;
+  uint8_t *p = cflight_buffer_mutable_data(b);
+  memcpy(p, key, kn);
+  p[kn] = '=';
+  if (vn > 0) memcpy(p + kn + 1, v, vn);
+  return b;
+}
+
+/* Writes lines[0..m) as Results, sorted bytewise (a few lines: insertion
+ * sort). Sorts lines in place; does not free them. */
+static int write_sorted(cflight_buffer **lines, size_t m, cflight_result_writer *out,
+                        cflight_error *err) {
   for (size_t i = 1; i < m; i++) {
     for (size_t j = i; j > 0; j--) {
       const cflight_buffer *a = lines[j - 1], *b = lines[j];
@@ -694,13 +692,31 @@ static int action_headers(cflight_call_context *ctx, cflight_result_writer *out,
       lines[j] = t;
     }
   }
-  int rc = CFLIGHT_OK;
-  for (size_t i = 0; i < m; i++) {
-    if (rc == CFLIGHT_OK)
-      rc = cflight_result_writer_write_result(out, cflight_buffer_data(lines[i]),
-                                              cflight_buffer_size(lines[i]), err);
-    cflight_buffer_unref(lines[i]);
+  for (size_t i = 0; i < m; i++)
+    IT_TRY(cflight_result_writer_write_result(out, cflight_buffer_data(lines[i]),
+                                              cflight_buffer_size(lines[i]), err));
+  return CFLIGHT_OK;
+}
+
+static int action_headers(cflight_call_context *ctx, cflight_result_writer *out,
+                          cflight_error *err) {
+  const cflight_headers *h = cflight_call_context_headers(ctx);
+  size_t n = cflight_headers_count(h), m = 0;
+  cflight_buffer **lines = calloc(n ? n : 1, sizeof(*lines));
+  if (lines == NULL) return cflight_error_set(err, CFLIGHT_NO_MEMORY, "headers");
+  for (size_t i = 0; i < n; i++) {
+    const char *key = cflight_headers_key(h, i);
+    if (strncmp(key, "x-", 2) != 0 && strcmp(key, "authorization") != 0 &&
+        strcmp(key, "auth-token-bin") != 0)
+      continue;
+    size_t vn = 0;
+    const uint8_t *v = cflight_headers_value(h, i, &vn);
+    cflight_buffer *b = header_line(key, v, vn);
+    if (b != NULL) lines[m++] = b;
   }
+  int rc = write_sorted(lines, m, out, err);
+  for (size_t i = 0; i < m; i++)
+    cflight_buffer_unref(lines[i]);
   free(lines);
   return rc;
 }
@@ -711,7 +727,12 @@ static int action_sleep(state *s, cflight_call_context *ctx, long ms, cflight_re
   while (it_now_ms() < end && !cflight_call_context_is_cancelled(ctx))
     it_sleep_ms(5);
   if (cflight_call_context_is_cancelled(ctx)) {
-    set_probe(s, s->probe_sleep, ended_by(ctx));
+    const char *how = ended_by(ctx);
+    set_probe(s, s->probe_sleep, how);
+    /* As a gRPC server answers when the deadline passes: a loaded client
+     * may read this status before its own deadline timer fires. */
+    if (strcmp(how, "deadline") == 0)
+      return cflight_error_set(err, CFLIGHT_DEADLINE_EXCEEDED, "the sleep passed the deadline");
     return cflight_error_set(err, CFLIGHT_CANCELLED, "the sleep was cut short");
   }
   set_probe(s, s->probe_sleep, "completed");
@@ -811,6 +832,88 @@ static int action_session(state *s, const cflight_action *a, const char *type,
   return rc;
 }
 
+/* ---- Security mode: the middleware and the actions ------------------------------------------ */
+
+#define MW_KEY "interop"
+#define MW_MAX_SEEN 16
+
+/* What the middleware saw of one call. */
+typedef struct mw_call {
+  const char *method;
+  cflight_buffer *seen[MW_MAX_SEEN]; /* "KEY=VALUE" of the x-mw-* request headers */
+  size_t n_seen;
+  cflight_buffer *reply; /* x-mw-data-bin's value, sent back as x-mw-reply-bin */
+} mw_call;
+
+static int mw_start(void *factory_ctx, const cflight_call_info *info,
+                    const cflight_headers *incoming, void **instance, cflight_error *err) {
+  (void)factory_ctx;
+  mw_call *m = calloc(1, sizeof(*m));
+  if (m == NULL) return cflight_error_set(err, CFLIGHT_NO_MEMORY, "middleware");
+  m->method = cflight_call_info_method(info);
+  for (size_t i = 0; i < cflight_headers_count(incoming); i++) {
+    const char *key = cflight_headers_key(incoming, i);
+    if (strncmp(key, "x-mw-", 5) != 0) continue;
+    size_t n = 0;
+    const uint8_t *v = cflight_headers_value(incoming, i, &n);
+    if (m->n_seen < MW_MAX_SEEN) {
+      cflight_buffer *line = header_line(key, v, n);
+      if (line != NULL) m->seen[m->n_seen++] = line;
+    }
+    if (strcmp(key, "x-mw-data-bin") == 0 && m->reply == NULL) m->reply = cflight_buffer_copy(v, n);
+  }
+  *instance = m;
+  return CFLIGHT_OK;
+}
+
+static void mw_sending(void *instance, cflight_headers *outgoing) {
+  mw_call *m = instance;
+  cflight_headers_add(outgoing, "x-mw-method", m->method, strlen(m->method), NULL);
+  if (m->reply != NULL)
+    cflight_headers_add(outgoing, "x-mw-reply-bin", cflight_buffer_data(m->reply),
+                        cflight_buffer_size(m->reply), NULL);
+}
+
+static void mw_completed(void *instance, const cflight_error *status) {
+  (void)status;
+  mw_call *m = instance;
+  for (size_t i = 0; i < m->n_seen; i++)
+    cflight_buffer_unref(m->seen[i]);
+  cflight_buffer_unref(m->reply);
+  free(m);
+}
+
+/* The security mode's actions; false when `type` is none of them. */
+static bool security_action(cflight_call_context *ctx, const char *type, const uint8_t *body,
+                            size_t n, cflight_result_writer *out, int *rc, cflight_error *err) {
+  if (strcmp(type, "identity") == 0) {
+    *rc = write_text(out, cflight_call_context_peer_identity(ctx), err);
+  } else if (strcmp(type, "middleware") == 0) {
+    mw_call *m = cflight_call_context_middleware(ctx, MW_KEY);
+    *rc = m != NULL ? write_sorted(m->seen, m->n_seen, out, err)
+                    : cflight_error_set(err, CFLIGHT_INTERNAL, "no middleware on this call");
+  } else if (strcmp(type, "set-cookie") == 0) {
+    *rc = cflight_call_context_add_header(ctx, "set-cookie", body, n, err);
+    if (*rc == CFLIGHT_OK) *rc = write_text(out, "set", err);
+  } else if (strcmp(type, "cookies") == 0) {
+    const cflight_headers *h = cflight_call_context_headers(ctx);
+    char all[4096] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < cflight_headers_count(h); i++) {
+      if (strcmp(cflight_headers_key(h, i), "cookie") != 0) continue;
+      size_t vn = 0;
+      const uint8_t *v = cflight_headers_value(h, i, &vn);
+      int w = snprintf(all + used, sizeof(all) - used, "%s%.*s", used ? "; " : "", (int)vn,
+                       (const char *)v);
+      if (w > 0) used = used + (size_t)w < sizeof(all) ? used + (size_t)w : sizeof(all) - 1;
+    }
+    *rc = write_text(out, all, err);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 static int h_do_action(void *user, cflight_call_context *ctx, const cflight_action *a,
                        cflight_result_writer *out, cflight_error *err) {
   state *s = user;
@@ -823,6 +926,8 @@ static int h_do_action(void *user, cflight_call_context *ctx, const cflight_acti
     memcpy(text_body, body, n);
     text_body[n] = '\0';
   }
+  int rc = CFLIGHT_OK;
+  if (s->args.security && security_action(ctx, type, body, n, out, &rc, err)) return rc;
   if (strcmp(type, "echo") == 0) return cflight_result_writer_write_result(out, body, n, err);
   if (strcmp(type, "count") == 0 || strcmp(type, "fail-after") == 0) {
     long count = atol(text_body);
@@ -861,7 +966,7 @@ static int h_do_action(void *user, cflight_call_context *ctx, const cflight_acti
   if (strcmp(type, CFLIGHT_ACTION_CANCEL_FLIGHT_INFO) == 0) {
     cflight_cancel_flight_info_request *req = NULL;
     cflight_cancel_flight_info_result *res = NULL;
-    int rc = cflight_action_decode_cancel_flight_info_request(a, &req, err);
+    rc = cflight_action_decode_cancel_flight_info_request(a, &req, err);
     if (rc == CFLIGHT_OK) {
       const cflight_flight_info *info = cflight_cancel_flight_info_request_info(req);
       const cflight_endpoint *e = info != NULL && cflight_flight_info_endpoint_count(info) > 0
@@ -883,7 +988,7 @@ static int h_do_action(void *user, cflight_call_context *ctx, const cflight_acti
   if (strcmp(type, CFLIGHT_ACTION_RENEW_FLIGHT_ENDPOINT) == 0) {
     cflight_renew_flight_endpoint_request *req = NULL;
     cflight_endpoint *e = NULL;
-    int rc = cflight_action_decode_renew_flight_endpoint_request(a, &req, err);
+    rc = cflight_action_decode_renew_flight_endpoint_request(a, &req, err);
     const cflight_endpoint *given =
         rc == CFLIGHT_OK ? cflight_renew_flight_endpoint_request_endpoint(req) : NULL;
     if (rc == CFLIGHT_OK && given == NULL)
@@ -936,6 +1041,65 @@ static int h_handshake(void *user, cflight_call_context *ctx, cflight_auth_strea
     cflight_buffer_unref(in);
     if (rc != CFLIGHT_OK) return rc;
   }
+}
+
+/* ---- Security mode: the servers ------------------------------------------------------------- */
+
+static bool check_password(void *ctx, const char *user, const char *password) {
+  (void)ctx;
+  return strcmp(user, IT_USER) == 0 && strcmp(password, IT_PASSWORD) == 0;
+}
+
+/* The plaintext server, then one per it_security_ports entry, each with the
+ * interop middleware and an access log on stderr; prints the ports. */
+static int start_security(state *s, const cflight_server_handlers *h, cflight_server **out,
+                          size_t *n, cflight_error *err) {
+  const char *certs = s->args.certs;
+  char *ca = it_read_pem(certs, "root-ca.pem"), *cert = it_read_pem(certs, "cert0.pem"),
+       *key = it_read_pem(certs, "cert0.key"),
+       *untrusted = it_read_pem(it_own_certs(), IT_UNTRUSTED_CA);
+  int rc = ca && cert && key && untrusted
+               ? CFLIGHT_OK
+               : cflight_error_set(err, CFLIGHT_IO_ERROR, "cannot read the certificates");
+  cflight_server_middleware_callbacks mw = {mw_start, mw_sending, mw_completed, NULL};
+  for (size_t i = 0; i <= it_n_security_ports && rc == CFLIGHT_OK; i++) {
+    const char *name = i == 0 ? "" : it_security_ports[i - 1];
+    bool tls = strcmp(name, "tls") == 0 || strncmp(name, "mtls", 4) == 0;
+    cflight_server_options *o = cflight_server_options_new();
+    rc = cflight_server_options_add_middleware(
+        o, MW_KEY, cflight_server_middleware_factory_new(&mw, NULL), err);
+    if (rc == CFLIGHT_OK)
+      rc = cflight_server_options_add_middleware(o, "log",
+                                                 cflight_server_log_middleware_new(stderr), err);
+    if (rc == CFLIGHT_OK && tls) rc = cflight_server_options_add_tls_certificate(o, cert, key, err);
+    if (rc == CFLIGHT_OK && strcmp(name, "mtls") == 0)
+      rc = cflight_server_options_set_verify_client(o, true, ca, err);
+    if (rc == CFLIGHT_OK && strcmp(name, "mtls_wrong_ca") == 0)
+      rc = cflight_server_options_set_verify_client(o, true, untrusted, err);
+    if (strcmp(name, "bearer") == 0)
+      cflight_server_options_set_auth_handler(
+          o, cflight_server_auth_handler_new_bearer(check_password, NULL));
+    if (strcmp(name, "handshake") == 0)
+      cflight_server_options_set_auth_handler(
+          o, cflight_server_auth_handler_new_basic(check_password, NULL));
+    char location[300];
+    snprintf(location, sizeof(location), "grpc%s://%s:%d", tls ? "+tls" : "", s->args.host,
+             i == 0 ? s->args.port : 0);
+    if (rc == CFLIGHT_OK) rc = cflight_server_new(location, h, sizeof(*h), s, o, &out[i], err);
+    if (rc == CFLIGHT_OK) *n = i + 1;
+    cflight_server_options_free(o);
+  }
+  free(ca);
+  free(cert);
+  free(key);
+  free(untrusted);
+  if (rc != CFLIGHT_OK) return rc;
+  printf("%d", cflight_server_port(out[0]));
+  for (size_t i = 1; i < *n; i++)
+    printf(" %s=%d", it_security_ports[i - 1], cflight_server_port(out[i]));
+  printf("\n");
+  fflush(stdout);
+  return CFLIGHT_OK;
 }
 
 /* ---- Main ----------------------------------------------------------------------------------- */
@@ -992,15 +1156,26 @@ int main(int argc, char **argv) {
       .do_action = h_do_action,
       .handshake = h_handshake,
   };
-  char location[300];
-  snprintf(location, sizeof(location), "grpc://%s:%d", s.args.host, s.args.port);
-  cflight_server *srv = NULL;
-  if (cflight_server_new(location, &h, sizeof(h), &s, NULL, &srv, &err) != CFLIGHT_OK) {
-    fprintf(stderr, "flight_test_server: cannot serve %s: %s\n", location, err.message);
-    return 1;
+  cflight_server *servers[8] = {NULL};
+  size_t n_servers = 0;
+  if (s.args.security) {
+    if (start_security(&s, &h, servers, &n_servers, &err) != CFLIGHT_OK) {
+      fprintf(stderr, "flight_test_server: cannot serve: %s\n", err.message);
+      for (size_t i = 0; i < n_servers; i++)
+        cflight_server_free(servers[i]);
+      return 1;
+    }
+  } else {
+    char location[300];
+    snprintf(location, sizeof(location), "grpc://%s:%d", s.args.host, s.args.port);
+    if (cflight_server_new(location, &h, sizeof(h), &s, NULL, &servers[0], &err) != CFLIGHT_OK) {
+      fprintf(stderr, "flight_test_server: cannot serve %s: %s\n", location, err.message);
+      return 1;
+    }
+    n_servers = 1;
+    printf("%d\n", cflight_server_port(servers[0]));
+    fflush(stdout);
   }
-  printf("%d\n", cflight_server_port(srv));
-  fflush(stdout);
 
   pthread_t watcher;
   if (s.args.exit_on_eof) {
@@ -1009,8 +1184,10 @@ int main(int argc, char **argv) {
   }
   int sig = 0;
   sigwait(&sigs, &sig);
-  cflight_server_shutdown(srv, 1.0);
-  cflight_server_free(srv);
+  for (size_t i = 0; i < n_servers; i++)
+    cflight_server_shutdown(servers[i], 1.0);
+  for (size_t i = 0; i < n_servers; i++)
+    cflight_server_free(servers[i]);
 
   for (size_t i = 0; i < s.n_datasets; i++) {
     s.datasets[i].schema.release(&s.datasets[i].schema);

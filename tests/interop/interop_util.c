@@ -73,26 +73,35 @@ const size_t it_n_actions = sizeof(it_actions) / sizeof(it_actions[0]);
 
 /* ---- Command lines ------------------------------------------------------------------------ */
 
+static const char *run_only; /* --only, for it_run */
+
 static void usage(const char *prog, const char *why) {
   fprintf(stderr,
           "%s: %s\nusage: %s [--port N] [--host H] [--gold DIR] [--only SUBSTRING] [--peer NAME] "
-          "[--exit-on-eof]\n",
+          "[--exit-on-eof] [--security] [--certs DIR] [--ports \"NAME=PORT ...\"]\n",
           prog, why, prog);
   exit(2);
 }
 
 void it_parse_args(int argc, char **argv, it_args *out) {
-  static char gold[4096];
+  static char gold[4096], certs[4096];
   memset(out, 0, sizeof(*out));
   out->host = "127.0.0.1";
   const char *data = getenv("CFLIGHT_TEST_DATA");
-  snprintf(gold, sizeof(gold), "%s/arrow-ipc-stream/integration/cpp-21.0.0",
-           data != NULL ? data : "../shared/arrow-testing/data");
+  if (data == NULL) data = "../shared/arrow-testing/data";
+  snprintf(gold, sizeof(gold), "%s/arrow-ipc-stream/integration/cpp-21.0.0", data);
+  snprintf(certs, sizeof(certs), "%s/flight", data);
   out->gold = gold;
+  out->certs = certs;
+  out->ports = "";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--exit-on-eof") == 0) {
       out->exit_on_eof = true;
+      continue;
+    }
+    if (strcmp(a, "--security") == 0) {
+      out->security = true;
       continue;
     }
     if (i + 1 >= argc) usage(argv[0], "an option lacks its value");
@@ -107,9 +116,110 @@ void it_parse_args(int argc, char **argv, it_args *out) {
       out->only = v;
     else if (strcmp(a, "--peer") == 0)
       out->peer = v;
+    else if (strcmp(a, "--certs") == 0)
+      out->certs = v;
+    else if (strcmp(a, "--ports") == 0)
+      out->ports = v;
     else
       usage(argv[0], "unknown option");
   }
+  run_only = out->only;
+}
+
+int it_named_port(const it_args *args, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = args->ports; *p != '\0';) {
+    while (*p == ' ')
+      p++;
+    const char *end = strchr(p, ' ');
+    if (end == NULL) end = p + strlen(p);
+    if ((size_t)(end - p) > n && strncmp(p, name, n) == 0 && p[n] == '=') return atoi(p + n + 1);
+    p = end;
+  }
+  return 0;
+}
+
+/* ---- The security configuration ------------------------------------------------------ */
+
+const char *const it_security_ports[] = {"tls", "mtls", "mtls_wrong_ca", "bearer", "handshake"};
+const size_t it_n_security_ports = sizeof(it_security_ports) / sizeof(it_security_ports[0]);
+
+char *it_read_pem(const char *dir, const char *name) {
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  FILE *f = fopen(path, "rb");
+  char *text = NULL;
+  long n = -1;
+  if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+    text = malloc((size_t)n + 1);
+  if (text != NULL && fread(text, 1, (size_t)n, f) == (size_t)n) {
+    text[n] = '\0';
+  } else {
+    fprintf(stderr, "cannot read %s\n", path);
+    free(text);
+    text = NULL;
+  }
+  if (f != NULL) fclose(f);
+  return text;
+}
+
+const char *it_own_certs(void) {
+  return IT_SOURCE_DIR "/certs";
+}
+
+/* ---- Checks ------------------------------------------------------------------------------ */
+
+static int n_passed, n_failed;
+static const char *current = "";
+static char current_arg[200];
+static bool current_failed;
+
+void it_fail(const char *fmt, ...) {
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  printf("FAIL %s%s%s: %s\n", current, current_arg[0] ? " " : "", current_arg, msg);
+  fflush(stdout);
+  current_failed = true;
+}
+
+bool it_ok(int rc, cflight_error *err, const char *what) {
+  if (rc == CFLIGHT_OK) return true;
+  it_fail("%s: %s: %s", what, cflight_code_name(rc), err->message);
+  cflight_error_reset(err);
+  return false;
+}
+
+void it_expect_status(const char *what, int rc, cflight_error *err, int code, const char *message) {
+  if (rc != code) {
+    it_fail("%s: %s expected, got %s: %s", what, cflight_code_name(code), cflight_code_name(rc),
+            rc ? err->message : "");
+  } else if (message != NULL && strcmp(err->message, message) != 0) {
+    it_fail("%s: message \"%s\" expected, got \"%s\"", what, it_show(message, strlen(message)),
+            it_show(err->message, strlen(err->message)));
+  }
+  cflight_error_reset(err);
+}
+
+void it_run(const char *name, const char *arg, void (*fn)(const char *)) {
+  char full[300];
+  snprintf(full, sizeof(full), "%s%s%s", name, arg ? " " : "", arg ? arg : "");
+  if (run_only != NULL && strstr(full, run_only) == NULL) return;
+  current = name;
+  snprintf(current_arg, sizeof(current_arg), "%s", arg ? arg : "");
+  current_failed = false;
+  fn(arg);
+  if (current_failed)
+    n_failed++;
+  else
+    n_passed++;
+}
+
+int it_summary(const char *peer) {
+  printf("%d checks passed, %d failed (peer: %s)\n", n_passed, n_failed, peer ? peer : "?");
+  return n_failed == 0 && n_passed > 0 ? 0 : 1;
 }
 
 /* ---- Gold datasets ---------------------------------------------------------------------- */

@@ -48,12 +48,67 @@ typedef struct it_args {
   const char *only;
   const char *peer;
   bool exit_on_eof;
+  bool security;     /* --security: the security configuration (README: "Security") */
+  const char *certs; /* --certs DIR: root-ca.pem, cert0.pem/.key, cert1.pem/.key */
+  const char *ports; /* --ports "NAME=PORT ...": a security server's other ports */
 } it_args;
 
-/* Parses --port N --host H --gold DIR --only S --peer P --exit-on-eof; exits
- * with a usage message on anything else. The gold folder defaults to
- * $CFLIGHT_TEST_DATA/arrow-ipc-stream/integration/cpp-21.0.0. */
+/* Parses --port N --host H --gold DIR --only S --peer P --exit-on-eof
+ * --security --certs DIR --ports LIST; exits with a usage message on
+ * anything else. The gold folder defaults to
+ * $CFLIGHT_TEST_DATA/arrow-ipc-stream/integration/cpp-21.0.0, the
+ * certificates to $CFLIGHT_TEST_DATA/flight. --only also filters it_run. */
 void it_parse_args(int argc, char **argv, it_args *out);
+
+/* The port named `name` in --ports, or 0. */
+int it_named_port(const it_args *args, const char *name);
+
+/* ---- The security configuration (README: "Security") --------------------------------- */
+
+#define IT_USER "flight-user"
+/* A colon (Basic credentials split at the first one) and non-ASCII on purpose. */
+#define IT_PASSWORD "s3cret:p\xc3\xa4ss"
+#define IT_WRONG_PASSWORD "s3cret:wrong"
+/* What no log line or error message may contain: a part of both passwords. */
+#define IT_SECRET "s3cret"
+/* The mutual-TLS client certificate's subject (cert1.pem) as RFC 2253 writes it. */
+#define IT_CLIENT_SUBJECT "CN=localhost,O=MyOrg\\, Inc.,ST=CA,C=US"
+
+/* The named ports of a security server, in the order it prints them. */
+extern const char *const it_security_ports[];
+extern const size_t it_n_security_ports;
+
+/* The contents of DIR/NAME (NUL-terminated, malloc'd), or NULL with a
+ * message on stderr. */
+char *it_read_pem(const char *dir, const char *name);
+
+/* tests/interop/certs, where IT_UNTRUSTED_CA is: a CA that signed none of
+ * the test certificates. */
+const char *it_own_certs(void);
+#define IT_UNTRUSTED_CA "untrusted-ca.pem"
+
+/* ---- Checks (the clients) --------------------------------------------------------------- */
+
+/* it_run(NAME, ARG, fn) runs fn(ARG) as one check (skipped unless NAME ARG
+ * contains --only); it_fail marks the running check failed and prints one
+ * line. it_summary prints the counts and returns the exit status. */
+void it_run(const char *name, const char *arg, void (*fn)(const char *));
+void it_fail(const char *fmt, ...) CFLIGHT_PRINTF(1, 2);
+int it_summary(const char *peer);
+
+#define IT_EXPECT(cond, ...)           \
+  do {                                 \
+    if (!(cond)) it_fail(__VA_ARGS__); \
+  } while (0)
+
+/* Runs a cflight call (with a cflight_error named err in scope): true on
+ * success, a failure with the error otherwise. */
+#define IT_OK(expr) it_ok((expr), &err, #expr)
+bool it_ok(int rc, cflight_error *err, const char *what);
+
+/* Expects a call to have failed with `code` (and `message` unless NULL);
+ * resets err. */
+void it_expect_status(const char *what, int rc, cflight_error *err, int code, const char *message);
 
 /* ---- Gold datasets ---------------------------------------------------------------------- */
 

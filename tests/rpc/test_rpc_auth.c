@@ -347,6 +347,96 @@ static void test_bearer(void) {
   ts_stop(t);
 }
 
+static bool check_any_user(void *ctx, const char *user, const char *password) {
+  (void)ctx;
+  (void)user;
+  return strcmp(password, "pw") == 0;
+}
+
+/* The identity of a bearer call with `value` as its authorization header. */
+static char *bearer_identity(cflight_client *c, const char *value, int *rc, cflight_error *err) {
+  cflight_call_options *o = cflight_call_options_new();
+  cflight_call_options_add_header(o, "authorization", value, NULL);
+  char *id = peer_identity(c, o, rc, err);
+  cflight_call_options_free(o);
+  return id;
+}
+
+/* Tokens are only good where they were issued, exactly as issued, and
+ * carry any user name. */
+static void test_token_scope(void) {
+  cflight_server_options *so =
+      opts_with(cflight_server_auth_handler_new_bearer(check_any_user, NULL));
+  ts_server *a = ts_start("grpc://127.0.0.1:0", so, NULL);
+  ts_server *b = ts_start("grpc://127.0.0.1:0", so, NULL); /* the same options: a shared handler */
+  cflight_server_options_free(so);
+  so = opts_with(cflight_server_auth_handler_new_bearer(check_any_user, NULL));
+  ts_server *other = ts_start("grpc://127.0.0.1:0", so, NULL);
+  cflight_server_options_free(so);
+  cflight_client *ca = ts_client(a, NULL), *cb = ts_client(b, NULL), *co = ts_client(other, NULL);
+  cflight_error err = {0};
+  char long_user[301];
+  memset(long_user, 'u', 300);
+  long_user[300] = '\0';
+  const char *users[] = {"alice", long_user, "caf\xc3\xa9 \xe2\x9c\x93"};
+  for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+    char *key = NULL, *value = NULL;
+    CHECK_OK(cflight_client_authenticate_basic_token(ca, users[i], "pw", NULL, &key, &value, &err),
+             &err);
+    if (value == NULL) continue;
+    CHECK(strstr(value, users[i]) == NULL); /* not in clear */
+    int rc = 0;
+    char *id = bearer_identity(ca, value, &rc, &err);
+    CHECK_EQ_INT(rc, CFLIGHT_OK);
+    CHECK(id != NULL && strcmp(id, users[i]) == 0);
+    free(id);
+    id = bearer_identity(cb, value, &rc, &err);
+    CHECK_EQ_INT(rc, CFLIGHT_OK); /* the handler is shared */
+    free(id);
+    id = bearer_identity(co, value, &rc, &err);
+    CHECK_EQ_INT(rc, CFLIGHT_UNAUTHENTICATED); /* another handler's key */
+    CHECK(strstr(err.message, value + 7) == NULL);
+    free(id);
+    cflight_error_reset(&err);
+    /* Any character changed, even by its lowest bit (the last one before
+     * the padding has unused bits): refused. */
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *bad = strdup(value);
+    for (size_t k = 7; k < strlen(bad); k++) {
+      char was = bad[k];
+      const char *at = strchr(b64, was);
+      bad[k] = was == '=' || at == NULL ? 'A' : b64[(at - b64) ^ 1];
+      id = bearer_identity(ca, bad, &rc, &err);
+      CHECK_MSG(rc == CFLIGHT_UNAUTHENTICATED, "token changed at %zu: %s", k,
+                cflight_code_name(rc));
+      free(id);
+      cflight_error_reset(&err);
+      bad[k] = was;
+    }
+    /* Cut short or lengthened: refused. */
+    bad[strlen(bad) - 4] = '\0';
+    id = bearer_identity(ca, bad, &rc, &err);
+    CHECK_EQ_INT(rc, CFLIGHT_UNAUTHENTICATED);
+    free(id);
+    free(bad);
+    cflight_error_reset(&err);
+    char longer[2048];
+    snprintf(longer, sizeof(longer), "%sAAAA", value);
+    id = bearer_identity(ca, longer, &rc, &err);
+    CHECK_EQ_INT(rc, CFLIGHT_UNAUTHENTICATED);
+    free(id);
+    cflight_error_reset(&err);
+    cflight_free(key);
+    cflight_free(value);
+  }
+  cflight_client_close(ca);
+  cflight_client_close(cb);
+  cflight_client_close(co);
+  ts_stop(a);
+  ts_stop(b);
+  ts_stop(other);
+}
+
 static char *read_pem(const char *name) {
   char rel[256];
   snprintf(rel, sizeof(rel), "flight/%s", name);
@@ -407,6 +497,7 @@ int main(void) {
   RUN_TEST(test_custom_handlers);
   RUN_TEST(test_forged_token);
   RUN_TEST(test_bearer);
+  RUN_TEST(test_token_scope);
   RUN_TEST(test_mtls_identity);
   return cft_finish();
 }

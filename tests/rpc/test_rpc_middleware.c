@@ -1,7 +1,7 @@
 /* Middleware: headers both ways (text and binary), trailers, a server
  * middleware that refuses calls, the final status seen on both sides, the
- * lookup of a middleware instance from a handler, the cookie middleware and
- * the access log. */
+ * lookup of a middleware instance from a handler, the cookie middleware (and
+ * what a server cannot make it do) and the access log. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +13,7 @@
 typedef struct srv_rec {
   pthread_mutex_t mu;
   char last_method[32];
-  char last_cookie[256];
+  char last_cookie[2048];
   char last_x_client[64];
   int completed;
   int last_status;
@@ -22,7 +22,7 @@ typedef struct srv_rec {
 static srv_rec SR = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 typedef struct srv_inst {
-  char set_cookie[256];
+  char set_cookie[8192];
 } srv_inst;
 
 static void hdr_copy(const cflight_headers *h, const char *key, char *out, size_t cap) {
@@ -287,7 +287,7 @@ static void test_client_refusal(void) {
 
 /* The cookie header's pairs, sorted, joined by ",". */
 static void sorted_cookies(const char *header, char *out, size_t cap) {
-  char copy[256];
+  char copy[2048];
   snprintf(copy, sizeof(copy), "%s", header);
   char *items[16];
   int n = 0;
@@ -345,6 +345,59 @@ static void test_cookies(void) {
   CHECK_EQ_STR(got, "b=2,c=quoted,e=5");
   cookie_call(c, NULL, got, sizeof(got));
   CHECK_EQ_STR(got, "B=22,c=quoted,e=5");
+  cflight_client_close(c);
+}
+
+/* What a server cannot do to the cookie jar: overflow an expiry, grow it
+ * without bound, or store a cookie larger than RFC 6265 asks a client to. */
+static void test_cookie_limits(void) {
+  cflight_client_options *co = cflight_client_options_new();
+  cflight_error err = {0};
+  CHECK_OK(cflight_client_options_add_middleware(co, cflight_client_cookie_middleware_new(), &err),
+           &err);
+  cflight_client *c = ts_client(S, co);
+  cflight_client_options_free(co);
+  char got[2048];
+  /* Extreme Max-Age values: kept (capped) or deleted, never an overflow
+   * (UBSan reports one in now + Max-Age). */
+  cookie_call(c, "a=1; Max-Age=9223372036854775807", got, sizeof(got));
+  cookie_call(c, "b=2; Max-Age=99999999999999999999999", got, sizeof(got));
+  cookie_call(c, "c=3; Max-Age=-9223372036854775808", got, sizeof(got));
+  cookie_call(c, "d=4; Expires=Fri, 31 Dec 9999 23:59:59 GMT", got, sizeof(got));
+  cookie_call(c, NULL, got, sizeof(got));
+  CHECK_EQ_STR(got, "a=1,b=2,d=4");
+  /* Too large a cookie is ignored. */
+  static char big[5000];
+  memset(big, 'x', sizeof(big) - 1);
+  memcpy(big, "big=", 4);
+  cookie_call(c, big, got, sizeof(got));
+  cookie_call(c, NULL, got, sizeof(got));
+  CHECK_EQ_STR(got, "a=1,b=2,d=4");
+  /* At most 64 cookies, whatever the server sends; existing ones can still
+   * be replaced or deleted. */
+  for (int i = 0; i < 70; i++) {
+    char set[32];
+    snprintf(set, sizeof(set), "k%02d=%d", i, i);
+    cookie_call(c, set, got, sizeof(got));
+  }
+  cookie_call(c, "a=; Max-Age=0", got, sizeof(got));
+  pthread_mutex_lock(&SR.mu);
+  size_t n = 0;
+  for (const char *p = SR.last_cookie; *p != '\0'; p++)
+    n += *p == '=';
+  bool has_a = strstr(SR.last_cookie, "a=1") != NULL;
+  pthread_mutex_unlock(&SR.mu);
+  CHECK_EQ_INT((int)n, 64);
+  CHECK(has_a);
+  cookie_call(c, NULL, got, sizeof(got));
+  pthread_mutex_lock(&SR.mu);
+  n = 0;
+  for (const char *p = SR.last_cookie; *p != '\0'; p++)
+    n += *p == '=';
+  has_a = strstr(SR.last_cookie, "a=1") != NULL;
+  pthread_mutex_unlock(&SR.mu);
+  CHECK_EQ_INT((int)n, 63);
+  CHECK(!has_a);
   cflight_client_close(c);
 }
 
@@ -406,6 +459,7 @@ int main(void) {
   RUN_TEST(test_status_and_rejection);
   RUN_TEST(test_client_refusal);
   RUN_TEST(test_cookies);
+  RUN_TEST(test_cookie_limits);
   RUN_TEST(test_log_middleware);
   cflight_client_close(C);
   ts_stop(S);

@@ -5,21 +5,26 @@
 // JSON files (through read-ipc.mjs's checks).
 //
 //   node flight-client.mjs --port N [--host H] [--gold DIR] [--only SUBSTRING]
+//   node flight-client.mjs --security --port N --ports "NAME=PORT ..." [--certs DIR] ...
 //
-// Prints one line per failed check; exit status 0 when all passed.
+// With --security it checks the README's security configuration instead:
+// TLS, mutual TLS, header and handshake authentication on every RPC kind,
+// and middleware-visible metadata. Prints one line per failed check; exit
+// status 0 when all passed.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 import {
-  ACTIONS, CHANNEL_OPTIONS, DATASETS, DETAILS, DETAILS_MESSAGE, ENDLESS_ROWS, EXPIRATION,
-  FlightService, LARGE_ROWS, LOCATIONS, RENEWED, decodeMessage, encodeMessage, grpc,
-  joinFlightData, loadDataset, messageType, parseArgs, readSchemaBytes, readStream, toFlightData,
+  ACTIONS, CHANNEL_OPTIONS, CLIENT_SUBJECT, DATASETS, DETAILS, DETAILS_MESSAGE, ENDLESS_ROWS, EXPIRATION,
+  FlightService, LARGE_ROWS, LOCATIONS, PASSWORD, RENEWED, SECRET, USER, WRONG_PASSWORD,
+  decodeMessage, defaultCerts, encodeMessage, grpc, int64Batch, joinFlightData, loadDataset,
+  messageType, parseArgs, parsePorts, readCerts, readSchemaBytes, readStream, toFlightData,
 } from './flight-common.mjs';
 import { Mismatch, checkOutput, compareField, compareMetadata, parseJson } from './read-ipc.mjs';
 
-const args = parseArgs(process.argv.slice(2));
+const args = parseArgs(process.argv.slice(2), { security: false, certs: defaultCerts(), ports: '' });
 const S = grpc.status;
 const client = new FlightService(`${args.host}:${args.port}`, grpc.credentials.createInsecure(),
   CHANNEL_OPTIONS);
@@ -88,11 +93,11 @@ function observe(call, messages, onData) {
   });
 }
 
-function unaryCall(method, request, { headers, timeoutMs } = {}) {
+function unaryCall(method, request, { headers, timeoutMs, via = client } = {}) {
   return new Promise((resolve) => {
     const messages = [];
     let got = null;
-    const call = client[method](request, metadataOf(headers), options(timeoutMs), (err, resp) => {
+    const call = via[method](request, metadataOf(headers), options(timeoutMs), (err, resp) => {
       if (!err) messages.push(resp);
     });
     call.on('metadata', (md) => { got = md; });
@@ -103,15 +108,15 @@ function unaryCall(method, request, { headers, timeoutMs } = {}) {
   });
 }
 
-function streamCall(method, request, { headers, timeoutMs, onData } = {}) {
-  const call = client[method](request, metadataOf(headers), options(timeoutMs));
+function streamCall(method, request, { headers, timeoutMs, onData, via = client } = {}) {
+  const call = via[method](request, metadataOf(headers), options(timeoutMs));
   return observe(call, [], onData);
 }
 
 // A bidirectional call: `drive(call, next)` writes; next() resolves with the
 // next message received (or null at the end).
-function bidiCall(method, drive, { headers, timeoutMs } = {}) {
-  const call = client[method](metadataOf(headers), options(timeoutMs));
+function bidiCall(method, drive, { headers, timeoutMs, via = client } = {}) {
+  const call = via[method](metadataOf(headers), options(timeoutMs));
   const queue = [];
   const waiters = [];
   let ended = false;
@@ -669,14 +674,254 @@ async function actions() {
   });
 }
 
+// ---- Security mode (tests/interop/README.md, "Security") -----------------------------------
+
+const securityPorts = parsePorts(args.ports);
+let certs = null;
+let tokenSeen = null; // the valid token of the running check: no error message may show it
+
+// A client for the named port (null: the plaintext one); TLS with `creds`.
+function clientFor(name, creds = null, channelOptions = {}) {
+  const port = name ? securityPorts.get(name) : args.port;
+  if (!port) throw new Failed(`the server has no port named ${name}`);
+  return new FlightService(`${creds ? 'localhost' : args.host}:${port}`,
+    creds ?? grpc.credentials.createInsecure(), { ...CHANNEL_OPTIONS, ...channelOptions });
+}
+
+// A header or trailer (a call that fails at once may answer with trailers only).
+function responseMetadata(r, key) {
+  return [...(r.headers ? r.headers.get(key) : []), ...(r.status.metadata ? r.status.metadata.get(key) : [])];
+}
+
+function expectCode(what, r, code) {
+  const st = r.status;
+  if (st.code !== code) {
+    throw new Failed(`${what}: ${S[code]} expected, got ${S[st.code]} (${st.code}) ${JSON.stringify(st.details)}`);
+  }
+  if (code !== S.OK) {
+    expect(!st.details.includes(SECRET), `${what}: the message shows the password`);
+    expect(!tokenSeen || !st.details.includes(tokenSeen), `${what}: the message shows the token`);
+  }
+}
+
+// Every RPC kind but Handshake through `via` with `headers`: each must end
+// with `code`, and when that is OK the answers are checked too.
+async function everyRpc(via, headers, code, what, upload) {
+  const o = { via, headers };
+  const ok = code === S.OK;
+  const lf = await streamCall('ListFlights', { expression: Buffer.from('gold/generated_primitive') }, o);
+  expectCode(`${what}: ListFlights`, lf, code);
+  if (ok) expectEq(`${what}: ListFlights: flights`, 3, lf.messages.length);
+  const descriptor = { type: 'PATH', path: ['gold', 'generated_primitive'] };
+  const gi = await unaryCall('GetFlightInfo', descriptor, o);
+  expectCode(`${what}: GetFlightInfo`, gi, code);
+  if (ok) checkGoldInfo(`${what}: GetFlightInfo`, 'generated_primitive', gi.messages[0]);
+  const gs = await unaryCall('GetSchema', descriptor, o);
+  expectCode(`${what}: GetSchema`, gs, code);
+  if (ok) checkSchemaBytes(`${what}: GetSchema`, 'generated_primitive', gs.messages[0].schema);
+  const dg = await streamCall('DoGet', { ticket: Buffer.from('gold/generated_primitive') }, o);
+  expectCode(`${what}: DoGet`, dg, code);
+  if (ok) checkData(`${what}: DoGet`, 'generated_primitive', dg.messages, (i) => `generated_primitive:${i}`);
+  const { schema, batch } = int64Batch('n', 10, 0);
+  const fds = toFlightData(schema, [batch], () => 'm0');
+  fds[0].flight_descriptor = { type: 'PATH', path: ['uploads', upload] };
+  const dp = await bidiCall('DoPut', async (call, next) => {
+    for (const fd of fds) call.write(fd);
+    const ack = await next(); // before the end: the server may refuse at any time
+    if (ok) expectEq(`${what}: DoPut: ack`, 'ack:0:m0', ack?.app_metadata?.toString());
+    call.end();
+  }, o);
+  expectCode(`${what}: DoPut`, dp, code);
+  const dx = await bidiCall('DoExchange', async (call, next) => {
+    call.write({ flight_descriptor: { type: 'CMD', cmd: Buffer.from('echo') }, app_metadata: Buffer.from('ping') });
+    const echo = await next();
+    if (ok) expectEq(`${what}: DoExchange: echo`, 'ping', echo?.app_metadata?.toString());
+    call.end();
+  }, o);
+  expectCode(`${what}: DoExchange`, dx, code);
+  const da = await action('echo', 'hi', o);
+  expectCode(`${what}: DoAction`, da, code);
+  if (ok) expectEq(`${what}: DoAction echo`, ['hi'], da.messages.map((m) => m.body.toString()));
+  const la = await streamCall('ListActions', {}, o);
+  expectCode(`${what}: ListActions`, la, code);
+  if (ok) expectEq(`${what}: ListActions`, ACTIONS.length, la.messages.length);
+}
+
+async function identity(via, headers) {
+  const r = await action('identity', '', { via, headers });
+  expectOk('identity', r);
+  expectEq('identity results', 1, r.messages.length);
+  return r.messages[0].body.toString();
+}
+
+// An unauthenticated DoPut must not have run: the upload does not exist.
+async function expectNoUpload(via, headers, upload) {
+  const r = await unaryCall('GetFlightInfo', { type: 'PATH', path: ['uploads', upload] }, { via, headers });
+  expectStatus(`GetFlightInfo of the refused upload ${upload}`, r, S.NOT_FOUND);
+}
+
+// A client that cannot connect: its first call fails (UNAVAILABLE unless anyCode).
+async function expectRefused(what, via, pattern, anyCode = false) {
+  const r = await action('echo', 'x', { via, timeoutMs: 20000 });
+  via.close();
+  expect(r.status.code !== S.OK, `${what}: the call succeeded`);
+  console.log(`  ${what}: ${S[r.status.code]}: ${r.status.details}`);
+  if (!anyCode) expectEq(`${what}: code`, 'UNAVAILABLE', S[r.status.code]);
+  if (pattern) expect(pattern.test(r.status.details), `${what}: the message does not match ${pattern}`);
+}
+
+const basic = (user, password) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+async function securityChecks() {
+  certs = readCerts(args.certs);
+  const tls = (root = certs.ca, key = null, cert = null) => grpc.credentials.createSsl(root, key, cert);
+
+  await check('TLS', async () => {
+    const c = clientFor('tls', tls());
+    await everyRpc(c, [], S.OK, 'TLS', 'tls');
+    expectEq('identity without a client certificate', '', await identity(c));
+    c.close();
+  });
+  await check('TLS wrong CA', async () => {
+    await expectRefused('untrusted CA', clientFor('tls', tls(certs.untrusted)), /certificate/i);
+    await expectRefused('other host name',
+      clientFor('tls', tls(), { 'grpc.ssl_target_name_override': 'flight.example.com' }), /flight\.example\.com|altnames|certificate/i);
+  });
+  await check('TLS plaintext client', async () => {
+    await expectRefused('plaintext client', clientFor('tls'), null, true);
+  });
+  await check('mTLS', async () => {
+    const c = clientFor('mtls', tls(certs.ca, certs.key1, certs.cert1));
+    expectEq('identity', CLIENT_SUBJECT, await identity(c));
+    await everyRpc(c, [], S.OK, 'mTLS', 'mtls');
+    c.close();
+  });
+  await check('mTLS refused', async () => {
+    await expectRefused('no client certificate', clientFor('mtls', tls()), null, true);
+    await expectRefused('client certificate of an untrusted CA',
+      clientFor('mtls_wrong_ca', tls(certs.ca, certs.key1, certs.cert1)), null, true);
+  });
+
+  await check('Bearer', async () => {
+    const c = clientFor('bearer');
+    const hs = await bidiCall('Handshake', async (call) => { call.end(); },
+      { via: c, headers: [['authorization', basic(USER, PASSWORD)]] });
+    expectOk('Handshake', hs);
+    const bearer = responseMetadata(hs, 'authorization').map(String).find((v) => /^bearer /i.test(v));
+    expect(bearer, 'no "authorization: Bearer" in the Handshake\'s response');
+    expect(bearer.length >= 7 + 16, `a short token: ${bearer}`);
+    tokenSeen = bearer.slice(7);
+    try {
+      const auth = [['authorization', bearer]];
+      await everyRpc(c, auth, S.OK, 'with the token', 'bearer');
+      expectEq('identity', USER, await identity(c, auth));
+      await everyRpc(c, [], S.UNAUTHENTICATED, 'no token', 'bearer-refused');
+      await everyRpc(c, [['authorization', `${bearer}x`]], S.UNAUTHENTICATED, 'altered token', 'bearer-refused');
+      await everyRpc(c, [['authorization', 'Bearer not-a-token']], S.UNAUTHENTICATED, 'made-up token', 'bearer-refused');
+      await expectNoUpload(c, auth, 'bearer-refused');
+    } finally {
+      tokenSeen = null;
+      c.close();
+    }
+  });
+  await check('Bearer refused', async () => {
+    const c = clientFor('bearer');
+    for (const [what, headers] of [['wrong password', [['authorization', basic(USER, WRONG_PASSWORD)]]],
+      ['unknown user', [['authorization', basic('nobody', PASSWORD)]]], ['no credentials', []]]) {
+      const hs = await bidiCall('Handshake', async (call) => { call.end(); }, { via: c, headers });
+      expectCode(`Handshake, ${what}`, hs, S.UNAUTHENTICATED);
+      expect(!responseMetadata(hs, 'authorization').length, `${what}: a token came back`);
+    }
+    c.close();
+  });
+
+  // The BasicAuth handshake: the token comes back as the payload.
+  const login = (via, password) => bidiCall('Handshake', async (call, next) => {
+    call.write({ protocol_version: 0, payload: encodeMessage('BasicAuth', { username: USER, password }) });
+    const resp = await next();
+    call.token = resp?.payload ?? null;
+    call.end();
+  }, { via });
+  await check('Handshake auth', async () => {
+    const c = clientFor('handshake');
+    let token = null;
+    const hs = await bidiCall('Handshake', async (call, next) => {
+      call.write({ protocol_version: 0, payload: encodeMessage('BasicAuth', { username: USER, password: PASSWORD }) });
+      token = (await next())?.payload ?? null;
+      call.end();
+    }, { via: c });
+    expectOk('Handshake', hs);
+    expect(token && token.length >= 16, `a short token: ${show(token)}`);
+    tokenSeen = token.toString('latin1');
+    try {
+      const auth = [['auth-token-bin', token]];
+      await everyRpc(c, auth, S.OK, 'with the token', 'handshake');
+      expectEq('identity', USER, await identity(c, auth));
+      await everyRpc(c, [], S.UNAUTHENTICATED, 'no token', 'handshake-refused');
+      const altered = Buffer.from(token);
+      altered[altered.length >> 1] ^= 1;
+      await everyRpc(c, [['auth-token-bin', altered]], S.UNAUTHENTICATED, 'altered token', 'handshake-refused');
+      await expectNoUpload(c, auth, 'handshake-refused');
+    } finally {
+      tokenSeen = null;
+      c.close();
+    }
+  });
+  await check('Handshake auth refused', async () => {
+    const c = clientFor('handshake');
+    const hs = await login(c, WRONG_PASSWORD);
+    expectCode('Handshake, wrong password', hs, S.UNAUTHENTICATED);
+    const empty = await bidiCall('Handshake', async (call) => { call.end(); }, { via: c });
+    expectCode('Handshake, no payload', empty, S.UNAUTHENTICATED);
+    c.close();
+  });
+
+  await check('Middleware', async () => {
+    const data = Buffer.from([0, 0xff, 0x10, 0x6d, 0x80]);
+    const r = await action('middleware', '', { headers: [['x-mw-text', 'hello, middleware'], ['x-mw-data-bin', data]] });
+    expectOk('middleware', r);
+    expectEq('what the server\'s middleware saw',
+      [Buffer.concat([Buffer.from('x-mw-data-bin='), data]), Buffer.from('x-mw-text=hello, middleware')],
+      r.messages.map((m) => m.body));
+    expectEq('x-mw-method', ['DoAction'], responseMetadata(r, 'x-mw-method').map(String));
+    expectEq('x-mw-reply-bin', [data], responseMetadata(r, 'x-mw-reply-bin'));
+    const la = await streamCall('ListActions', {});
+    expectEq('x-mw-method of ListActions', ['ListActions'], responseMetadata(la, 'x-mw-method').map(String));
+    const failed = await streamCall('DoGet', { ticket: Buffer.from('no-such-ticket') }, { headers: [['x-mw-data-bin', data]] });
+    expectStatus('DoGet unknown', failed, S.NOT_FOUND);
+    expectEq('x-mw-method of a failed call', ['DoGet'], responseMetadata(failed, 'x-mw-method').map(String));
+    expectEq('x-mw-reply-bin of a failed call', [data], responseMetadata(failed, 'x-mw-reply-bin'));
+    const b = clientFor('bearer');
+    const refused = await action('echo', 'x', { via: b });
+    b.close();
+    expectStatus('DoAction without a token', refused, S.UNAUTHENTICATED);
+    expectEq('x-mw-method of a refused call', ['DoAction'], responseMetadata(refused, 'x-mw-method').map(String));
+  });
+  await check('Cookies', async () => {
+    const cookie = 'session=abc123; Max-Age=3600; Path=/';
+    const r = await action('set-cookie', cookie);
+    expectOk('set-cookie', r);
+    expectEq('set-cookie header', [cookie], responseMetadata(r, 'set-cookie').map(String));
+    const c = await action('cookies', '', { headers: [['cookie', 'session=abc123; theme=dark']] });
+    expectOk('cookies', c);
+    expectEq('the cookies the server got', ['session=abc123; theme=dark'], c.messages.map((m) => m.body.toString()));
+    const none = await action('cookies', '');
+    expectEq('no cookies', [''], none.messages.map((m) => m.body.toString()));
+  });
+}
+
 async function main() {
-  await handshake();
-  await listActions();
-  await flights();
-  await doGet();
-  await doPut();
-  await doExchange();
-  await actions();
+  if (args.security) {
+    await securityChecks();
+  } else {
+    await handshake();
+    await listActions();
+    await flights();
+    await doGet();
+    await doPut();
+    await doExchange();
+    await actions();
+  }
   client.close();
   console.log(`${passed} checks passed, ${failures.length} failed`);
   process.exitCode = failures.length === 0 && passed > 0 ? 0 : 1;

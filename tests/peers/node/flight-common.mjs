@@ -212,6 +212,56 @@ export function parseArgs(argv, extra = {}) {
   return args;
 }
 
+// ---- The security configuration (tests/interop/README.md, "Security") ---------------
+
+export const USER = 'flight-user';
+// A colon (Basic credentials split at the first one) and non-ASCII on purpose.
+export const PASSWORD = 's3cret:p\u00e4ss';
+export const WRONG_PASSWORD = 's3cret:wrong';
+// What no log line or error message may contain: a part of both passwords.
+export const SECRET = 's3cret';
+// The mutual-TLS client certificate's subject (cert1.pem) as RFC 2253 writes it.
+export const CLIENT_SUBJECT = 'CN=localhost,O=MyOrg\\, Inc.,ST=CA,C=US';
+// The named ports of a security server, in the order it prints them.
+export const SECURITY_PORTS = ['tls', 'mtls', 'mtls_wrong_ca', 'bearer', 'handshake'];
+
+// The default certificates: the shared test data's flight folder.
+export function defaultCerts() {
+  const data = process.env.CFLIGHT_TEST_DATA
+    || path.join(path.dirname(new URL(import.meta.url).pathname), '../../../../shared/arrow-testing/data');
+  return path.join(data, 'flight');
+}
+
+// The test certificates (Buffers), and a CA that signed none of them.
+export function readCerts(dir) {
+  const read = (name) => readFileSync(path.join(dir, name));
+  const own = path.join(path.dirname(new URL(import.meta.url).pathname), '../../interop/certs');
+  return {
+    ca: read('root-ca.pem'),
+    cert0: read('cert0.pem'),
+    key0: read('cert0.key'),
+    cert1: read('cert1.pem'),
+    key1: read('cert1.key'),
+    untrusted: readFileSync(path.join(own, 'untrusted-ca.pem')),
+  };
+}
+
+// --ports "NAME=PORT ..." as a Map.
+export function parsePorts(text) {
+  return new Map((text || '').split(' ').filter(Boolean).map((p) => {
+    const [name, port] = p.split('=');
+    return [name, Number(port)];
+  }));
+}
+
+// A certificate subject as RFC 2253 writes it (the last RDN first), as
+// OpenSSL's XN_FLAG_RFC2253 does: "CN=localhost,O=MyOrg\, Inc.,ST=CA,C=US".
+export function subjectString(subject) {
+  const escape = (v) => String(v).replace(/[,+"\\<>;]/g, (c) => `\\${c}`);
+  return Object.entries(subject || {}).reverse()
+    .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}=${escape(x)}`)).join(',');
+}
+
 // ---- Arrow IPC streams and FlightData ------------------------------------------------
 
 export class IpcError extends Error {}

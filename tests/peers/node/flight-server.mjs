@@ -3,20 +3,26 @@
 // goes through apache-arrow both ways: datasets and uploads are written by
 // apache-arrow's stream writer, and uploads are read by its reader.
 //
-//   node flight-server.mjs [--port N] [--gold DIR] [--exit-on-eof]
+//   node flight-server.mjs [--port N] [--gold DIR] [--exit-on-eof] [--security [--certs DIR]]
 //
 // Prints the port on stdout first thing, then serves until SIGTERM/SIGINT,
 // or with --exit-on-eof until stdin closes (so that it never outlives the
-// test that started it).
+// test that started it). With --security it serves the README's security
+// configuration (TLS, mutual TLS, header and handshake authentication,
+// middleware as a grpc-js server interceptor) and prints its ports as
+// "PORT NAME=PORT ...".
+
+import { randomBytes } from 'node:crypto';
 
 import {
   ACTIONS, CHANNEL_OPTIONS, DATASETS, DETAILS, DETAILS_MESSAGE, ENDLESS_ROWS, EXPIRATION,
-  FlightService, IpcError, LARGE_ROWS, LOCATIONS, RENEWED, decodeMessage, encodeMessage,
-  grpc, int64Batch, joinFlightData, loadDataset, messageType, parseArgs, readStream, schemaBytes,
-  toFlightData,
+  FlightService, IpcError, LARGE_ROWS, LOCATIONS, PASSWORD, RENEWED, SECURITY_PORTS, USER,
+  decodeMessage, defaultCerts, encodeMessage, grpc, int64Batch, joinFlightData, loadDataset,
+  messageType, parseArgs, readCerts, readStream, schemaBytes, subjectString, toFlightData,
 } from './flight-common.mjs';
 
-const args = parseArgs(process.argv.slice(2), { 'exit-on-eof': false });
+const args = parseArgs(process.argv.slice(2),
+  { 'exit-on-eof': false, security: false, certs: defaultCerts() });
 const S = grpc.status;
 
 // ---- State ---------------------------------------------------------------------------
@@ -294,6 +300,10 @@ const handlers = {
     const { type, body } = call.request;
     const text = body.toString();
     const result = (b) => send(call, { body: Buffer.from(b) });
+    if (args.security && type in SECURITY_ACTIONS) {
+      for (const b of SECURITY_ACTIONS[type](call)) await result(b);
+      return;
+    }
     switch (type) {
       case 'echo':
         await result(body);
@@ -445,21 +455,190 @@ async function replayUpload(call, u) {
   }
 }
 
+// ---- Security mode (tests/interop/README.md, "Security") ------------------------------
+
+const tokens = new Map(); // token -> user, for the bearer and handshake ports
+
+function issueToken(user) {
+  const token = randomBytes(24).toString('base64');
+  tokens.set(token, user);
+  return token;
+}
+
+// "authorization: Basic base64(user:password)" -> { user, password }, or null.
+function basicCredentials(md) {
+  for (const v of md.get('authorization')) {
+    const m = /^basic +(.*)$/i.exec(String(v));
+    if (!m) continue;
+    const text = Buffer.from(m[1], 'base64').toString('utf-8');
+    const colon = text.indexOf(':');
+    if (colon >= 0) return { user: text.slice(0, colon), password: text.slice(colon + 1) };
+  }
+  return null;
+}
+
+// The user of a call's bearer token or auth-token-bin, or null.
+function tokenUser(md) {
+  for (const v of md.get('authorization')) {
+    const m = /^bearer +(.*)$/i.exec(String(v));
+    if (m && tokens.has(m[1])) return tokens.get(m[1]);
+  }
+  const t = md.get('auth-token-bin')[0];
+  const token = t === undefined ? null : Buffer.from(t).toString('latin1');
+  return token !== null && tokens.has(token) ? tokens.get(token) : null;
+}
+
+// Actions of the security mode: each returns its Results.
+const SECURITY_ACTIONS = {
+  identity: (call) => {
+    const cert = call.getAuthContext?.()?.sslPeerCertificate;
+    const user = tokenUser(call.metadata);
+    return [user ?? (cert?.subject ? subjectString(cert.subject) : '')];
+  },
+  middleware: (call) => Object.entries(call.metadata.toJSON())
+    .filter(([key]) => key.startsWith('x-mw-'))
+    .flatMap(([key, values]) => values.map((v) => Buffer.concat([Buffer.from(`${key}=`), Buffer.from(v)])))
+    .sort(Buffer.compare),
+  'set-cookie': () => ['set'], // the interceptor sends the header
+  cookies: (call) => [call.metadata.get('cookie').join('; ')],
+};
+
+const unauthenticated = (details) => ({ code: S.UNAUTHENTICATED, details });
+
+// Handshake on the bearer port: Basic credentials in, a bearer token out
+// (in the response headers), as Arrow's servers do.
+function bearerHandshake(call) {
+  const creds = basicCredentials(call.metadata);
+  if (creds === null && tokenUser(call.metadata) !== null) {
+    call.sendMetadata(new grpc.Metadata());
+  } else if (creds === null || creds.user !== USER || creds.password !== PASSWORD) {
+    call.emit('error', unauthenticated('invalid username or password'));
+    return;
+  } else {
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${issueToken(creds.user)}`);
+    call.sendMetadata(md);
+  }
+  call.on('data', () => {});
+  call.on('end', () => call.end());
+}
+
+// Handshake on the handshake port: a BasicAuth payload in, a token out.
+function basicAuthHandshake(call) {
+  let state = 'waiting';
+  call.on('data', (req) => {
+    if (state !== 'waiting') return;
+    let auth = null;
+    try {
+      auth = decodeMessage('BasicAuth', req.payload);
+    } catch (e) {
+      auth = null;
+    }
+    if (!auth || auth.username !== USER || auth.password !== PASSWORD) {
+      state = 'failed';
+      call.emit('error', unauthenticated('invalid username or password'));
+      return;
+    }
+    state = 'done';
+    call.write({ protocol_version: 0, payload: Buffer.from(issueToken(auth.username)) });
+  });
+  call.on('end', () => {
+    if (state === 'done') call.end();
+    else if (state === 'waiting') call.emit('error', unauthenticated('no BasicAuth payload'));
+  });
+}
+
+// The security server's middleware, as a grpc-js server interceptor: it
+// refuses calls without a valid token on the authenticated ports (before
+// any handler runs), and adds x-mw-method, x-mw-reply-bin and the cookie
+// of a set-cookie action to the response headers (to the trailers of a
+// refused call).
+function securityInterceptor(mode) {
+  return (methodDescriptor, call) => {
+    const method = methodDescriptor.path.split('/').pop();
+    const extra = new grpc.Metadata();
+    extra.set('x-mw-method', method);
+    return new grpc.ServerInterceptingCall(call, {
+      start: (next) => next({
+        onReceiveMetadata: (md, mdNext) => {
+          const data = md.get('x-mw-data-bin')[0];
+          if (data !== undefined) extra.set('x-mw-reply-bin', data);
+          if (method !== 'Handshake' && mode !== '' && !mode.startsWith('tls')
+              && !mode.startsWith('mtls') && tokenUser(md) === null) {
+            call.sendStatus({ ...unauthenticated(`${mode}: no valid token`), metadata: extra });
+            return;
+          }
+          mdNext(md);
+        },
+        onReceiveMessage: (message, messageNext) => {
+          if (method === 'DoAction' && message?.type === 'set-cookie') {
+            extra.set('set-cookie', Buffer.from(message.body).toString());
+          }
+          messageNext(message);
+        },
+      }),
+      sendMetadata: (md, next) => {
+        md.merge(extra);
+        next(md);
+      },
+    });
+  };
+}
+
+function bind(server, creds, port) {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${args.host}:${port}`, creds, (err, p) => (err ? reject(err) : resolve(p)));
+  });
+}
+
+async function startSecurity() {
+  const c = readCerts(args.certs);
+  const pair = [{ private_key: c.key0, cert_chain: c.cert0 }];
+  const modes = ['', ...SECURITY_PORTS];
+  const servers = [];
+  const ports = [];
+  for (const mode of modes) {
+    const server = new grpc.Server({ ...CHANNEL_OPTIONS, interceptors: [securityInterceptor(mode)] });
+    const own = { ...handlers };
+    if (mode === 'bearer') own.Handshake = bearerHandshake;
+    if (mode === 'handshake') own.Handshake = basicAuthHandshake;
+    server.addService(FlightService.service, own);
+    const creds = {
+      tls: () => grpc.ServerCredentials.createSsl(null, pair, false),
+      mtls: () => grpc.ServerCredentials.createSsl(c.ca, pair, true),
+      mtls_wrong_ca: () => grpc.ServerCredentials.createSsl(c.untrusted, pair, true),
+    }[mode]?.() ?? grpc.ServerCredentials.createInsecure();
+    ports.push(await bind(server, creds, mode === '' ? args.port : 0));
+    servers.push(server);
+  }
+  process.stdout.write(`${[ports[0], ...SECURITY_PORTS.map((m, i) => `${m}=${ports[i + 1]}`)].join(' ')}\n`);
+  return servers;
+}
+
 // ---- Start ---------------------------------------------------------------------------
 
-const server = new grpc.Server(CHANNEL_OPTIONS);
-server.addService(FlightService.service, handlers);
-server.bindAsync(`${args.host}:${args.port}`, grpc.ServerCredentials.createInsecure(),
-  (err, port) => {
-    if (err) {
-      console.error(`flight-server: cannot listen: ${err.message}`);
-      process.exit(1);
-    }
-    process.stdout.write(`${port}\n`);
+let servers = [];
+if (args.security) {
+  startSecurity().then((s) => { servers = s; }, (err) => {
+    console.error(`flight-server: cannot listen: ${err.message}`);
+    process.exit(1);
   });
+} else {
+  const server = new grpc.Server(CHANNEL_OPTIONS);
+  server.addService(FlightService.service, handlers);
+  servers.push(server);
+  server.bindAsync(`${args.host}:${args.port}`, grpc.ServerCredentials.createInsecure(),
+    (err, port) => {
+      if (err) {
+        console.error(`flight-server: cannot listen: ${err.message}`);
+        process.exit(1);
+      }
+      process.stdout.write(`${port}\n`);
+    });
+}
 
 function stop() {
-  server.forceShutdown();
+  for (const server of servers) server.forceShutdown();
   process.exit(0);
 }
 process.on('SIGTERM', stop);

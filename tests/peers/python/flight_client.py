@@ -7,9 +7,14 @@ large and empty messages. Arrow data is checked by structure (schemas,
 batch lengths, field nodes, body layout) against the gold .stream files.
 
   /usr/bin/python3 flight_client.py --port N [--host H] [--gold DIR] [--only SUBSTRING]
+  /usr/bin/python3 flight_client.py --security --port N --ports "NAME=PORT ..." [--certs DIR] ...
 
-Prints one line per failed check; exit status 0 when all passed.
+With --security it checks the README's security configuration instead: TLS,
+mutual TLS, header and handshake authentication on every RPC kind, and
+middleware-visible metadata. Prints one line per failed check; exit status
+0 when all passed.
 """
+import base64
 import queue
 import sys
 import threading
@@ -18,12 +23,14 @@ import traceback
 
 import grpc
 
-from flight_common import (ACTIONS, CHANNEL_OPTIONS, DATASETS, DETAILS, DETAILS_MESSAGE,
-                           ENDLESS_ROWS, EXPIRATION, LARGE_ROWS, LOCATIONS, METHODS, RENEWED,
-                           SERVICE, IpcError, Message, RpcStatus, int64_batch,
-                           int64_schema_message, load_gold, parse_args, pb, schema_of_bytes)
+from flight_common import (ACTIONS, CHANNEL_OPTIONS, CLIENT_SUBJECT, DATASETS, DETAILS,
+                           DETAILS_MESSAGE, ENDLESS_ROWS, EXPIRATION, LARGE_ROWS, LOCATIONS,
+                           METHODS, PASSWORD, RENEWED, SECRET, SERVICE, USER, WRONG_PASSWORD,
+                           IpcError, Message, RpcStatus, default_certs, int64_batch,
+                           int64_schema_message, load_gold, parse_args, parse_ports, pb,
+                           read_certs, schema_of_bytes)
 
-ARGS = parse_args(sys.argv[1:])
+ARGS = parse_args(sys.argv[1:], security=False, certs=default_certs(), ports="")
 SC = grpc.StatusCode
 CODES = {c.value[0]: c for c in SC}
 failures = []
@@ -71,16 +78,20 @@ def check(name):
 channel = grpc.insecure_channel("%s:%d" % (ARGS.host, ARGS.port), options=CHANNEL_OPTIONS)
 
 
-def _callable(method):
+def _callable(method, ch):
     req, resp, req_stream, resp_stream = METHODS[method]
-    make = {(False, False): channel.unary_unary, (False, True): channel.unary_stream,
-            (True, True): channel.stream_stream}[(req_stream, resp_stream)]
+    make = {(False, False): ch.unary_unary, (False, True): ch.unary_stream,
+            (True, True): ch.stream_stream}[(req_stream, resp_stream)]
     return make("/%s/%s" % (SERVICE, method),
                 request_serializer=getattr(pb, req).SerializeToString,
                 response_deserializer=getattr(pb, resp).FromString)
 
 
-STUBS = {m: _callable(m) for m in METHODS}
+def stubs_of(ch):
+    return {m: _callable(m, ch) for m in METHODS}
+
+
+STUBS = stubs_of(channel)
 
 
 class Outcome:
@@ -112,10 +123,10 @@ class Outcome:
         return self
 
 
-def call(method, request, metadata=None, timeout=None, on_message=None):
+def call(method, request, metadata=None, timeout=None, on_message=None, stubs=None):
     """Runs a call to its end; request is a message, or an iterator of them
-    for the client-streaming methods."""
-    stub = STUBS[method]
+    for the client-streaming methods. stubs: another channel's (stubs_of)."""
+    stub = (stubs or STUBS)[method]
     if not METHODS[method][3]:  # unary response
         try:
             response, c = stub.with_call(request, metadata=metadata, timeout=timeout)
@@ -760,13 +771,274 @@ def int64_schema_message_summary(name):
     return Message(int64_schema_message(name)).schema
 
 
+# ---- Security mode (tests/interop/README.md, "Security") ----------------------------------
+
+PORTS = parse_ports(ARGS.ports)
+TOKEN_SEEN = [None]  # the valid token of the running check: no error message may show it
+
+
+def channel_for(name, creds=None, options=()):
+    """A channel to the named port (None: the plaintext one); TLS with creds."""
+    port = PORTS.get(name) if name else ARGS.port
+    if not port:
+        raise Failed("the server has no port named %s" % name)
+    if creds is None:
+        return grpc.insecure_channel("%s:%d" % (ARGS.host, port), options=CHANNEL_OPTIONS)
+    return grpc.secure_channel("localhost:%d" % port, creds,
+                               options=CHANNEL_OPTIONS + list(options))
+
+
+def response_metadata(o, key):
+    """A header or trailer (a call that fails at once may answer with trailers only)."""
+    return o.header(key) + o.trailer(key)
+
+
+def expect_code(what, o, code):
+    o.status(what, code)
+    if code != SC.OK:
+        expect(SECRET not in (o.details or ""), "%s: the message shows the password" % what)
+        expect(not TOKEN_SEEN[0] or TOKEN_SEEN[0] not in (o.details or ""),
+               "%s: the message shows the token" % what)
+
+
+def every_rpc(stubs, metadata, code, what, upload):
+    """Every RPC kind but Handshake: each must end with `code`, and when that
+    is OK the answers are checked too."""
+    ok = code == SC.OK
+    kw = dict(metadata=metadata, stubs=stubs, timeout=30)
+    o = call("ListFlights", pb.Criteria(expression=b"gold/generated_primitive"), **kw)
+    expect_code("%s: ListFlights" % what, o, code)
+    if ok:
+        expect_eq("%s: ListFlights: flights" % what, 3, len(o.messages))
+    d = pb.FlightDescriptor(type=1, path=["gold", "generated_primitive"])
+    o = call("GetFlightInfo", d, **kw)
+    expect_code("%s: GetFlightInfo" % what, o, code)
+    if ok:
+        check_gold_info("%s: GetFlightInfo" % what, "generated_primitive", o.messages[0])
+    o = call("GetSchema", d, **kw)
+    expect_code("%s: GetSchema" % what, o, code)
+    if ok:
+        check_schema_bytes("%s: GetSchema" % what, "generated_primitive", o.messages[0].schema)
+    o = call("DoGet", pb.Ticket(ticket=b"gold/generated_primitive"), **kw)
+    expect_code("%s: DoGet" % what, o, code)
+    if ok:
+        check_stream("%s: DoGet" % what, "generated_primitive", o.messages,
+                     lambda k: b"generated_primitive:%d" % k)
+    header, body = int64_batch(10, 0)
+    upload_messages = [
+        pb.FlightData(flight_descriptor=pb.FlightDescriptor(type=1, path=["uploads", upload]),
+                      data_header=int64_schema_message("n")),
+        pb.FlightData(data_header=header, data_body=body, app_metadata=b"m0")]
+    o = call("DoPut", iter(upload_messages), **kw)
+    expect_code("%s: DoPut" % what, o, code)
+    if ok:
+        expect_eq("%s: DoPut: acks" % what, [b"ack:0:m0"], [m.app_metadata for m in o.messages])
+    o = call("DoExchange", iter([pb.FlightData(flight_descriptor=pb.FlightDescriptor(
+        type=2, cmd=b"echo"), app_metadata=b"ping")]), **kw)
+    expect_code("%s: DoExchange" % what, o, code)
+    if ok:
+        expect_eq("%s: DoExchange: echo" % what, [b"ping"], [m.app_metadata for m in o.messages])
+    o = action("echo", b"hi", **kw)
+    expect_code("%s: DoAction" % what, o, code)
+    if ok:
+        expect_eq("%s: DoAction echo" % what, [b"hi"], bodies(o))
+    o = call("ListActions", pb.Empty(), **kw)
+    expect_code("%s: ListActions" % what, o, code)
+    if ok:
+        expect_eq("%s: ListActions" % what, len(ACTIONS), len(o.messages))
+
+
+def identity(stubs, metadata=None):
+    o = action("identity", metadata=metadata, stubs=stubs, timeout=30).ok("identity")
+    expect_eq("identity results", 1, len(o.messages))
+    return o.messages[0].body.decode("utf-8")
+
+
+def expect_no_upload(stubs, metadata, upload):
+    """An unauthenticated DoPut must not have run: the upload does not exist."""
+    o = call("GetFlightInfo", pb.FlightDescriptor(type=1, path=["uploads", upload]),
+             metadata=metadata, stubs=stubs, timeout=30)
+    o.status("GetFlightInfo of the refused upload %s" % upload, SC.NOT_FOUND)
+
+
+def expect_refused(what, ch, pattern=None, any_code=False):
+    """A channel that cannot connect: its first call fails (UNAVAILABLE unless any_code)."""
+    o = action("echo", b"x", stubs=stubs_of(ch), timeout=20)
+    ch.close()
+    expect(o.code != SC.OK, "%s: the call succeeded" % what)
+    print("  %s: %s: %s" % (what, o.code, o.details), flush=True)
+    if not any_code:
+        expect_eq("%s: code" % what, SC.UNAVAILABLE, o.code)
+    if pattern:
+        expect(pattern.lower() in (o.details or "").lower(),
+               "%s: the message does not say %r" % (what, pattern))
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+def run_security_checks():
+    certs = read_certs(ARGS.certs)
+
+    def tls(root=certs["root_ca"], key=None, cert=None):
+        return grpc.ssl_channel_credentials(root_certificates=root, private_key=key,
+                                            certificate_chain=cert)
+
+    @check("TLS")
+    def _():
+        ch = channel_for("tls", tls())
+        s = stubs_of(ch)
+        every_rpc(s, None, SC.OK, "TLS", "tls")
+        expect_eq("identity without a client certificate", "", identity(s))
+        ch.close()
+
+    @check("TLS wrong CA")
+    def _():
+        expect_refused("untrusted CA", channel_for("tls", tls(certs["untrusted"])),
+                       "certificate verify failed")
+        expect_refused("other host name", channel_for(
+            "tls", tls(), [("grpc.ssl_target_name_override", "flight.example.com")]))
+
+    @check("TLS plaintext client")
+    def _():
+        expect_refused("plaintext client", channel_for("tls"), any_code=True)
+
+    @check("mTLS")
+    def _():
+        ch = channel_for("mtls", tls(certs["root_ca"], certs["cert1_key"], certs["cert1"]))
+        s = stubs_of(ch)
+        expect_eq("identity", CLIENT_SUBJECT, identity(s))
+        every_rpc(s, None, SC.OK, "mTLS", "mtls")
+        ch.close()
+
+    @check("mTLS refused")
+    def _():
+        expect_refused("no client certificate", channel_for("mtls", tls()), any_code=True)
+        expect_refused("client certificate of an untrusted CA", channel_for(
+            "mtls_wrong_ca", tls(certs["root_ca"], certs["cert1_key"], certs["cert1"])),
+            any_code=True)
+
+    @check("Bearer")
+    def _():
+        ch = channel_for("bearer")
+        s = stubs_of(ch)
+        hs = call("Handshake", iter(()), metadata=[("authorization", basic(USER, PASSWORD))],
+                  stubs=s, timeout=30).ok("Handshake")
+        bearer = [v for v in response_metadata(hs, "authorization")
+                  if v[:7].lower() == "bearer "]
+        expect(bearer, "no 'authorization: Bearer' in the Handshake's response")
+        expect(len(bearer[0]) >= 7 + 16, "a short token: %r" % bearer[0])
+        TOKEN_SEEN[0] = bearer[0][7:]
+        try:
+            auth = [("authorization", bearer[0])]
+            every_rpc(s, auth, SC.OK, "with the token", "bearer")
+            expect_eq("identity", USER, identity(s, auth))
+            every_rpc(s, None, SC.UNAUTHENTICATED, "no token", "bearer-refused")
+            every_rpc(s, [("authorization", bearer[0] + "x")], SC.UNAUTHENTICATED,
+                      "altered token", "bearer-refused")
+            every_rpc(s, [("authorization", "Bearer not-a-token")], SC.UNAUTHENTICATED,
+                      "made-up token", "bearer-refused")
+            expect_no_upload(s, auth, "bearer-refused")
+        finally:
+            TOKEN_SEEN[0] = None
+            ch.close()
+
+    @check("Bearer refused")
+    def _():
+        ch = channel_for("bearer")
+        s = stubs_of(ch)
+        for what, md in [("wrong password", [("authorization", basic(USER, WRONG_PASSWORD))]),
+                         ("unknown user", [("authorization", basic("nobody", PASSWORD))]),
+                         ("no credentials", None)]:
+            hs = call("Handshake", iter(()), metadata=md, stubs=s, timeout=30)
+            expect_code("Handshake, %s" % what, hs, SC.UNAUTHENTICATED)
+            expect(not response_metadata(hs, "authorization"), "%s: a token came back" % what)
+        ch.close()
+
+    def login(s, password):
+        payload = pb.BasicAuth(username=USER, password=password).SerializeToString()
+        return call("Handshake", iter([pb.HandshakeRequest(payload=payload)]), stubs=s,
+                    timeout=30)
+
+    @check("Handshake auth")
+    def _():
+        ch = channel_for("handshake")
+        s = stubs_of(ch)
+        hs = login(s, PASSWORD).ok("Handshake")
+        expect_eq("responses", 1, len(hs.messages))
+        token = hs.messages[0].payload
+        expect(len(token) >= 16, "a short token: %r" % token)
+        TOKEN_SEEN[0] = token.decode("latin-1")
+        try:
+            auth = [("auth-token-bin", token)]
+            every_rpc(s, auth, SC.OK, "with the token", "handshake")
+            expect_eq("identity", USER, identity(s, auth))
+            every_rpc(s, None, SC.UNAUTHENTICATED, "no token", "handshake-refused")
+            altered = bytearray(token)
+            altered[len(altered) // 2] ^= 1
+            every_rpc(s, [("auth-token-bin", bytes(altered))], SC.UNAUTHENTICATED,
+                      "altered token", "handshake-refused")
+            expect_no_upload(s, auth, "handshake-refused")
+        finally:
+            TOKEN_SEEN[0] = None
+            ch.close()
+
+    @check("Handshake auth refused")
+    def _():
+        ch = channel_for("handshake")
+        s = stubs_of(ch)
+        expect_code("Handshake, wrong password", login(s, WRONG_PASSWORD), SC.UNAUTHENTICATED)
+        expect_code("Handshake, no payload", call("Handshake", iter(()), stubs=s, timeout=30),
+                    SC.UNAUTHENTICATED)
+        ch.close()
+
+    @check("Middleware")
+    def _():
+        data = b"\x00\xff\x10m\x80"
+        o = action("middleware", metadata=[("x-mw-text", "hello, middleware"),
+                                           ("x-mw-data-bin", data)], timeout=30).ok("middleware")
+        expect_eq("what the server's middleware saw",
+                  [b"x-mw-data-bin=" + data, b"x-mw-text=hello, middleware"], bodies(o))
+        expect_eq("x-mw-method", ["DoAction"], response_metadata(o, "x-mw-method"))
+        expect_eq("x-mw-reply-bin", [data], response_metadata(o, "x-mw-reply-bin"))
+        o = call("ListActions", pb.Empty(), timeout=30).ok("ListActions")
+        expect_eq("x-mw-method of ListActions", ["ListActions"],
+                  response_metadata(o, "x-mw-method"))
+        o = call("DoGet", pb.Ticket(ticket=b"no-such-ticket"),
+                 metadata=[("x-mw-data-bin", data)], timeout=30)
+        o.status("DoGet unknown", SC.NOT_FOUND)
+        expect_eq("x-mw-method of a failed call", ["DoGet"], response_metadata(o, "x-mw-method"))
+        expect_eq("x-mw-reply-bin of a failed call", [data],
+                  response_metadata(o, "x-mw-reply-bin"))
+        ch = channel_for("bearer")
+        o = action("echo", b"x", stubs=stubs_of(ch), timeout=30)
+        ch.close()
+        o.status("DoAction without a token", SC.UNAUTHENTICATED)
+        expect_eq("x-mw-method of a refused call", ["DoAction"],
+                  response_metadata(o, "x-mw-method"))
+
+    @check("Cookies")
+    def _():
+        cookie = "session=abc123; Max-Age=3600; Path=/"
+        o = action("set-cookie", cookie.encode(), timeout=30).ok("set-cookie")
+        expect_eq("set-cookie header", [cookie], response_metadata(o, "set-cookie"))
+        o = action("cookies", metadata=[("cookie", "session=abc123; theme=dark")],
+                   timeout=30).ok("cookies")
+        expect_eq("the cookies the server got", [b"session=abc123; theme=dark"], bodies(o))
+        expect_eq("no cookies", [b""], bodies(action("cookies", timeout=30).ok("cookies")))
+
+
 def main():
     try:
         grpc.channel_ready_future(channel).result(timeout=30)
     except grpc.FutureTimeoutError:
         print("FAIL: cannot connect to %s:%d" % (ARGS.host, ARGS.port))
         return 1
-    run_checks()
+    if ARGS.security:
+        run_security_checks()
+    else:
+        run_checks()
     channel.close()
     print("%d checks passed, %d failed" % (passed[0], len(failures)), flush=True)
     return 0 if not failures and passed[0] > 0 else 1

@@ -283,6 +283,43 @@ def parse_args(argv, **extra):
     return type("Args", (), args)
 
 
+# ---- The security configuration (tests/interop/README.md, "Security") ------------------
+
+USER = "flight-user"
+# A colon (Basic credentials split at the first one) and non-ASCII on purpose.
+PASSWORD = "s3cret:p\u00e4ss"
+WRONG_PASSWORD = "s3cret:wrong"
+# What no log line or error message may contain: a part of both passwords.
+SECRET = "s3cret"
+# The mutual-TLS client certificate's subject as RFC 2253 writes it.
+CLIENT_SUBJECT = "CN=localhost,O=MyOrg\\, Inc.,ST=CA,C=US"
+# The named ports of a security server, in the order it prints them.
+SECURITY_PORTS = ["tls", "mtls", "mtls_wrong_ca", "bearer", "handshake"]
+
+
+def default_certs():
+    data = os.environ.get("CFLIGHT_TEST_DATA") or os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "../../../../shared/arrow-testing/data")
+    return os.path.join(data, "flight")
+
+
+def read_certs(certs):
+    """The test certificates (bytes), and a CA that signed none of them."""
+    def read(path):
+        with open(path, "rb") as f:
+            return f.read()
+    own = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../interop/certs")
+    out = {n.replace("-", "_").replace(".pem", "").replace(".", "_"): read(os.path.join(certs, n))
+           for n in ("root-ca.pem", "cert0.pem", "cert0.key", "cert1.pem", "cert1.key")}
+    out["untrusted"] = read(os.path.join(own, "untrusted-ca.pem"))
+    return out
+
+
+def parse_ports(text):
+    """--ports "NAME=PORT ..." as a dict."""
+    return {k: int(v) for k, v in (p.split("=") for p in (text or "").split())}
+
+
 # ---- Arrow IPC messages -------------------------------------------------------------
 # The flatbuffer tables of Arrow's Message.fbs and Schema.fbs, read by slot:
 # a table field's slot is its index among the fields, a union taking two

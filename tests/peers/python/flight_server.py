@@ -4,11 +4,17 @@ client to check. Datasets are the gold .stream files replayed message by
 message (bytes as they are); uploads are kept and replayed as received.
 
   /usr/bin/python3 flight_server.py [--port N] [--gold DIR] [--exit-on-eof]
+                                   [--security [--certs DIR]]
 
 Prints the port on stdout first thing, then serves until SIGTERM/SIGINT,
-or with --exit-on-eof until stdin closes.
+or with --exit-on-eof until stdin closes. With --security it serves the
+README's security configuration (TLS, mutual TLS, header and handshake
+authentication as a grpc.ServerInterceptor, middleware headers) and prints
+its ports as "PORT NAME=PORT ...".
 """
+import base64
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -18,11 +24,12 @@ from concurrent import futures
 import grpc
 
 from flight_common import (ACTIONS, CHANNEL_OPTIONS, DATASETS, DETAILS, DETAILS_MESSAGE,
-                           ENDLESS_ROWS, EXPIRATION, LARGE_ROWS, LOCATIONS, METHODS, RENEWED,
-                           SERVICE, IpcError, Message, frame, int64_batch,
-                           int64_schema_message, load_gold, parse_args, pb)
+                           ENDLESS_ROWS, EXPIRATION, LARGE_ROWS, LOCATIONS, METHODS, PASSWORD,
+                           RENEWED, SECURITY_PORTS, SERVICE, USER, IpcError, Message,
+                           default_certs, frame, int64_batch, int64_schema_message, load_gold,
+                           parse_args, pb, read_certs)
 
-ARGS = parse_args(sys.argv[1:], exit_on_eof=False)
+ARGS = parse_args(sys.argv[1:], exit_on_eof=False, security=False, certs=default_certs())
 CODES = {c.value[0]: c for c in grpc.StatusCode}
 
 
@@ -65,6 +72,18 @@ def _echo(context):
     return headers, trailers
 
 
+def _middleware_headers(method, request, context):
+    """Security mode: what the README's middleware adds to the response headers."""
+    if not ARGS.security:
+        return []
+    out = [("x-mw-method", method)]
+    out += [("x-mw-reply-bin", v) for k, v in context.invocation_metadata()
+            if k == "x-mw-data-bin"][:1]
+    if method == "DoAction" and request.type == "set-cookie":
+        out.append(("set-cookie", request.body.decode("utf-8")))
+    return out
+
+
 def _finish(context, trailers, error):
     if error is None:
         context.set_trailing_metadata(trailers)
@@ -74,10 +93,10 @@ def _finish(context, trailers, error):
                   error.message)
 
 
-def unary(fn):
+def unary(fn, method):
     def handler(request, context):
         headers, trailers = _echo(context)
-        context.send_initial_metadata(headers)
+        context.send_initial_metadata(headers + _middleware_headers(method, request, context))
         try:
             response = fn(request, context)
         except Abort as e:
@@ -89,10 +108,10 @@ def unary(fn):
     return handler
 
 
-def streaming(fn):
+def streaming(fn, method):
     def handler(request, context):
         headers, trailers = _echo(context)
-        context.send_initial_metadata(headers)
+        context.send_initial_metadata(headers + _middleware_headers(method, request, context))
         try:
             for response in fn(request, context):
                 yield response
@@ -282,7 +301,10 @@ def _failure(text):
 def do_action(action, context):
     kind = action.type
     body = action.body
-    if kind == "echo":
+    if ARGS.security and kind in SECURITY_ACTIONS:
+        for r in SECURITY_ACTIONS[kind](action, context):
+            yield pb.Result(body=r)
+    elif kind == "echo":
         yield pb.Result(body=body)
     elif kind == "count":
         for i in range(int(body or b"0")):
@@ -368,37 +390,185 @@ def list_actions(empty, context):
 
 
 IMPLEMENTATIONS = {
-    "Handshake": streaming(handshake),
-    "ListFlights": streaming(list_flights),
-    "GetFlightInfo": unary(find_flight),
-    "PollFlightInfo": unary(poll_flight_info),
-    "GetSchema": unary(lambda d, c: pb.SchemaResult(schema=find_flight(d, c).schema)),
-    "DoGet": streaming(do_get),
-    "DoPut": streaming(do_put),
-    "DoExchange": streaming(do_exchange),
-    "DoAction": streaming(do_action),
-    "ListActions": streaming(list_actions),
+    "Handshake": (streaming, handshake),
+    "ListFlights": (streaming, list_flights),
+    "GetFlightInfo": (unary, find_flight),
+    "PollFlightInfo": (unary, poll_flight_info),
+    "GetSchema": (unary, lambda d, c: pb.SchemaResult(schema=find_flight(d, c).schema)),
+    "DoGet": (streaming, do_get),
+    "DoPut": (streaming, do_put),
+    "DoExchange": (streaming, do_exchange),
+    "DoAction": (streaming, do_action),
+    "ListActions": (streaming, list_actions),
 }
 
+KINDS = {(False, False): grpc.unary_unary_rpc_method_handler,
+         (False, True): grpc.unary_stream_rpc_method_handler,
+         (True, True): grpc.stream_stream_rpc_method_handler}
 
-def handlers():
+
+def handlers(overrides=None):
     out = {}
     for method, (req, resp, req_stream, resp_stream) in METHODS.items():
-        kind = {(False, False): grpc.unary_unary_rpc_method_handler,
-                (False, True): grpc.unary_stream_rpc_method_handler,
-                (True, True): grpc.stream_stream_rpc_method_handler}[(req_stream, resp_stream)]
-        out[method] = kind(IMPLEMENTATIONS[method],
-                           request_deserializer=getattr(pb, req).FromString,
-                           response_serializer=getattr(pb, resp).SerializeToString)
+        wrap, fn = IMPLEMENTATIONS[method]
+        behavior = (overrides or {}).get(method) or wrap(fn, method)
+        out[method] = KINDS[(req_stream, resp_stream)](
+            behavior, request_deserializer=getattr(pb, req).FromString,
+            response_serializer=getattr(pb, resp).SerializeToString)
     return grpc.method_handlers_generic_handler(SERVICE, out)
 
 
+# ---- Security mode (tests/interop/README.md, "Security") -------------------------------
+
+TOKENS = {}  # token (bytes) -> user, for the bearer and handshake ports
+
+
+def issue_token(user):
+    token = base64.b64encode(secrets.token_bytes(24))
+    TOKENS[token] = user
+    return token
+
+
+def token_user(metadata):
+    """The user of a call's bearer token or auth-token-bin, or None."""
+    for k, v in metadata:
+        if k == "authorization" and v[:7].lower() == "bearer ":
+            user = TOKENS.get(v[7:].lstrip(" ").encode("latin-1"))
+            if user is not None:
+                return user
+        if k == "auth-token-bin" and v in TOKENS:
+            return TOKENS[v]
+    return None
+
+
+def basic_credentials(metadata):
+    """'authorization: Basic base64(user:password)' -> (user, password), or None."""
+    for k, v in metadata:
+        if k == "authorization" and v[:6].lower() == "basic ":
+            try:
+                text = base64.b64decode(v[6:].strip(), validate=True).decode("utf-8")
+            except ValueError:
+                return None
+            user, colon, password = text.partition(":")
+            return (user, password) if colon else None
+    return None
+
+
+def _identity(action, context):
+    user = token_user(context.invocation_metadata())
+    if user is None:
+        subject = context.auth_context().get("x509_subject")
+        user = subject[0].decode() if subject else ""
+    return [user.encode()]
+
+
+SECURITY_ACTIONS = {
+    "identity": _identity,
+    "middleware": lambda a, c: sorted(k.encode() + b"=" + (v if isinstance(v, bytes) else v.encode())
+                                      for k, v in c.invocation_metadata()
+                                      if k.startswith("x-mw-")),
+    "set-cookie": lambda a, c: [b"set"],  # the header comes from _middleware_headers
+    "cookies": lambda a, c: ["; ".join(v for k, v in c.invocation_metadata()
+                                       if k == "cookie").encode()],
+}
+
+
+def bearer_handshake(requests, context):
+    """Handshake on the bearer port: Basic credentials in, a bearer token out
+    (in the response headers), as Arrow's servers do."""
+    md = context.invocation_metadata()
+    headers = _middleware_headers("Handshake", None, context)
+    creds = basic_credentials(md)
+    if creds is None and token_user(md) is not None:
+        context.send_initial_metadata(headers)
+    elif creds != (USER, PASSWORD):
+        context.set_trailing_metadata(headers)
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid username or password")
+    else:
+        token = issue_token(creds[0]).decode()
+        context.send_initial_metadata(headers + [("authorization", "Bearer " + token)])
+    for _ in requests:
+        pass
+    return iter(())
+
+
+def basic_auth_handshake(requests, context):
+    """Handshake on the handshake port: a BasicAuth payload in, a token out."""
+    context.send_initial_metadata(_middleware_headers("Handshake", None, context))
+    done = False
+    for req in requests:
+        if done:
+            continue
+        try:
+            auth = pb.BasicAuth.FromString(req.payload)
+        except Exception:  # noqa: BLE001 (any parse error)
+            auth = None
+        if auth is None or (auth.username, auth.password) != (USER, PASSWORD):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid username or password")
+        done = True
+        yield pb.HandshakeResponse(protocol_version=0, payload=issue_token(auth.username))
+    if not done:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, "no BasicAuth payload")
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Refuses calls without a valid token before any handler runs."""
+
+    def __init__(self, mode):
+        self.mode = mode
+
+    def intercept_service(self, continuation, details):
+        method = details.method.rsplit("/", 1)[-1]
+        if method == "Handshake" or method not in METHODS or \
+                token_user(details.invocation_metadata) is not None:
+            return continuation(details)
+        mode = self.mode
+
+        def refuse(request, context):
+            context.set_trailing_metadata([("x-mw-method", method)])
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "%s: no valid token" % mode)
+        _, _, req_stream, resp_stream = METHODS[method]
+        return KINDS[(req_stream, resp_stream)](refuse)
+
+
+def start_security():
+    c = read_certs(ARGS.certs)
+    pair = [(c["cert0_key"], c["cert0"])]
+    creds = {
+        "tls": grpc.ssl_server_credentials(pair),
+        "mtls": grpc.ssl_server_credentials(pair, root_certificates=c["root_ca"],
+                                            require_client_auth=True),
+        "mtls_wrong_ca": grpc.ssl_server_credentials(pair, root_certificates=c["untrusted"],
+                                                     require_client_auth=True),
+    }
+    servers, ports = [], []
+    for mode in [""] + SECURITY_PORTS:
+        auth = mode in ("bearer", "handshake")
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=CHANNEL_OPTIONS,
+                             interceptors=[AuthInterceptor(mode)] if auth else [])
+        overrides = {"bearer": {"Handshake": bearer_handshake},
+                     "handshake": {"Handshake": basic_auth_handshake}}.get(mode)
+        server.add_generic_rpc_handlers((handlers(overrides),))
+        address = "%s:%d" % (ARGS.host, ARGS.port if mode == "" else 0)
+        ports.append(server.add_secure_port(address, creds[mode]) if mode in creds
+                     else server.add_insecure_port(address))
+        server.start()
+        servers.append(server)
+    print(" ".join([str(ports[0])] + ["%s=%d" % (m, p) for m, p in zip(SECURITY_PORTS, ports[1:])]),
+          flush=True)
+    return servers
+
+
 def main():
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=CHANNEL_OPTIONS)
-    server.add_generic_rpc_handlers((handlers(),))
-    port = server.add_insecure_port("%s:%d" % (ARGS.host, ARGS.port))
-    server.start()
-    print(port, flush=True)
+    if ARGS.security:
+        servers = start_security()
+    else:
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=CHANNEL_OPTIONS)
+        server.add_generic_rpc_handlers((handlers(),))
+        port = server.add_insecure_port("%s:%d" % (ARGS.host, ARGS.port))
+        server.start()
+        print(port, flush=True)
+        servers = [server]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -410,7 +580,8 @@ def main():
         threading.Thread(target=watch_stdin, daemon=True).start()
     while not stop.wait(0.5):
         pass
-    server.stop(0)
+    for server in servers:
+        server.stop(0)
 
 
 if __name__ == "__main__":
