@@ -391,72 +391,7 @@ bool ends_with_ci(const char *s, const char *suffix) {
 
 /* ---- Batch sizes ---------------------------------------------------------------- */
 
-static int64_t array_nbytes(const struct ArrowSchema *s, const struct ArrowArray *a, int depth) {
-  if (s == NULL || a == NULL || a->release == NULL || depth > 64) return 0;
-  cf_type t;
-  if (cf_type_parse(s->format, &t, NULL) != CFLIGHT_OK) return 0;
-  int64_t n = a->offset + a->length, total = 0;
-  const void *const *b = a->buffers;
-  if (a->n_buffers > 0 && b == NULL) return 0;
-  if (cf_type_has_validity(t.id) && a->n_buffers > 0 && b[0] != NULL) total += (n + 7) / 8;
-  switch (t.id) {
-    case CF_NA:
-    case CF_STRUCT:
-    case CF_FIXED_SIZE_LIST:
-    case CF_RUN_END_ENCODED:
-      break;
-    case CF_BOOL:
-      total += (n + 7) / 8;
-      break;
-    case CF_BINARY:
-    case CF_STRING:
-      if (a->n_buffers >= 3 && b[1] != NULL) {
-        total += (n + 1) * 4 + ((const int32_t *)b[1])[n];
-      }
-      break;
-    case CF_LARGE_BINARY:
-    case CF_LARGE_STRING:
-      if (a->n_buffers >= 3 && b[1] != NULL) total += (n + 1) * 8 + ((const int64_t *)b[1])[n];
-      break;
-    case CF_BINARY_VIEW:
-    case CF_STRING_VIEW:
-      total += n * 16;
-      if (a->n_buffers >= 3 && b[a->n_buffers - 1] != NULL) {
-        const int64_t *sizes = b[a->n_buffers - 1];
-        for (int64_t i = 0; i < a->n_buffers - 3; i++)
-          total += sizes[i];
-      }
-      break;
-    case CF_LIST:
-    case CF_MAP:
-      total += (n + 1) * 4;
-      break;
-    case CF_LARGE_LIST:
-      total += (n + 1) * 8;
-      break;
-    case CF_LIST_VIEW:
-      total += n * 8;
-      break;
-    case CF_LARGE_LIST_VIEW:
-      total += n * 16;
-      break;
-    case CF_SPARSE_UNION:
-      total += n;
-      break;
-    case CF_DENSE_UNION:
-      total += n * 5;
-      break;
-    default:
-      if (t.bit_width > 0) total += (n * t.bit_width + 7) / 8;
-      break;
-  }
-  for (int64_t i = 0; i < a->n_children && i < s->n_children; i++) {
-    total += array_nbytes(s->children[i], a->children[i], depth + 1);
-  }
-  if (s->dictionary != NULL) total += array_nbytes(s->dictionary, a->dictionary, depth + 1);
-  return total;
-}
-
 int64_t batch_nbytes(const struct ArrowSchema *schema, const struct ArrowArray *array) {
-  return array_nbytes(schema, array, 0);
+  int64_t total = 0;
+  return cf_array_nbytes(schema, array, &total, NULL) == CFLIGHT_OK ? total : 0;
 }

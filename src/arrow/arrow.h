@@ -124,6 +124,13 @@ void cf_array_move(struct ArrowArray *src, struct ArrowArray *dst);
 /* Releases a if it is not released already (NULL-safe). */
 void cf_array_release(struct ArrowArray *a);
 
+/* Adds to *total the bytes that the buffers of array (of schema), its
+ * children and its dictionary must hold for its elements 0 .. offset +
+ * length - 1. The array is trusted in-process data: only the shape the walk
+ * relies on is checked (CFLIGHT_INVALID_ARGUMENT otherwise). */
+int cf_array_nbytes(const struct ArrowSchema *schema, const struct ArrowArray *array,
+                    int64_t *total, cflight_error *err);
+
 /* ---- Shared arrays --------------------------------------------------------
  * The C Data Interface has no reference count: an ArrowArray has exactly one
  * owner. A shared array takes over one ArrowArray and hands out any number of
