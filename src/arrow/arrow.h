@@ -97,6 +97,10 @@ int64_t cf_type_n_children(cf_type_id id);
 
 const char *cf_type_name(cf_type_id id);
 
+/* The format string of an integer of `bits` (8, 16, 32, 64) bits, or NULL
+ * for any other width. */
+const char *cf_int_format(int64_t bits, bool is_signed);
+
 /* ---- Arrays ---------------------------------------------------------------
  * cf_array_init makes an ArrowArray whose private data owns its buffers (as
  * cflight_buffer references), its children and its dictionary, so that a

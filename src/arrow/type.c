@@ -477,6 +477,21 @@ const char *cf_type_name(cf_type_id id) {
   return (unsigned)id < CF_TYPE_COUNT ? names[id] : "unknown";
 }
 
+const char *cf_int_format(int64_t bits, bool is_signed) {
+  switch (bits) {
+    case 8:
+      return is_signed ? "c" : "C";
+    case 16:
+      return is_signed ? "s" : "S";
+    case 32:
+      return is_signed ? "i" : "I";
+    case 64:
+      return is_signed ? "l" : "L";
+    default:
+      return NULL;
+  }
+}
+
 int cf_code_to_errno(int code) {
   switch (code) {
     case CFLIGHT_OK:

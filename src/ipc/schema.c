@@ -69,23 +69,8 @@ static int bad(cflight_error *err, const char *what, const char *fmt, ...) {
 
 static int int_format(int32_t bits, bool is_signed, const char *name, char *fmt,
                       cflight_error *err) {
-  const char *f = NULL;
-  switch (bits) {
-    case 8:
-      f = is_signed ? "c" : "C";
-      break;
-    case 16:
-      f = is_signed ? "s" : "S";
-      break;
-    case 32:
-      f = is_signed ? "i" : "I";
-      break;
-    case 64:
-      f = is_signed ? "l" : "L";
-      break;
-    default:
-      return bad(err, name, "integer bit width %d is not 8, 16, 32 or 64", (int)bits);
-  }
+  const char *f = cf_int_format(bits, is_signed);
+  if (f == NULL) return bad(err, name, "integer bit width %d is not 8, 16, 32 or 64", (int)bits);
   strcpy(fmt, f);
   return CFLIGHT_OK;
 }

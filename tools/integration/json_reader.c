@@ -370,23 +370,8 @@ static int int_format(reader *r, const json_t *type, char *buf) {
   bool is_signed;
   CF_RETURN_NOT_OK(get_int(r, type, "bitWidth", 0, 1024, &bits));
   CF_RETURN_NOT_OK(get_bool(r, type, "isSigned", true, &is_signed));
-  const char *f = NULL;
-  switch (bits) {
-    case 8:
-      f = is_signed ? "c" : "C";
-      break;
-    case 16:
-      f = is_signed ? "s" : "S";
-      break;
-    case 32:
-      f = is_signed ? "i" : "I";
-      break;
-    case 64:
-      f = is_signed ? "l" : "L";
-      break;
-    default:
-      return fail(r, "int bitWidth must be 8, 16, 32 or 64, not %lld", (long long)bits);
-  }
+  const char *f = cf_int_format(bits, is_signed);
+  if (f == NULL) return fail(r, "int bitWidth must be 8, 16, 32 or 64, not %lld", (long long)bits);
   strcpy(buf, f);
   return CFLIGHT_OK;
 }
