@@ -175,3 +175,13 @@ void args_print_help(FILE *out, const char *usage, const char *description,
   }
   if (footer != NULL) fprintf(out, "\n%s", footer);
 }
+
+int args_add_positional(args_positional *p, int max, const char *value, char *msg, size_t cap) {
+  if (max > ARGS_MAX_POSITIONAL) max = ARGS_MAX_POSITIONAL;
+  if (p->count >= max) {
+    snprintf(msg, cap, "too many arguments ('%s')", value);
+    return 1;
+  }
+  p->values[p->count++] = value;
+  return 0;
+}

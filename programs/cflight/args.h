@@ -36,6 +36,16 @@ int args_parse(const char *command, const arg_spec *const *groups, size_t n_grou
 
 /* Prints the help text: "Usage: " usage, the description, each group under
  * its title (titles[i], may be NULL), and the footer. */
+/* Positional arguments, collected by an argument callback. */
+#define ARGS_MAX_POSITIONAL 8
+typedef struct args_positional {
+  const char *values[ARGS_MAX_POSITIONAL];
+  int count;
+} args_positional;
+
+/* Adds value; returns 1 with a message in msg when there are too many. */
+int args_add_positional(args_positional *p, int max, const char *value, char *msg, size_t cap);
+
 void args_print_help(FILE *out, const char *usage, const char *description,
                      const arg_spec *const *groups, const char *const *titles, size_t n_groups,
                      const char *footer);

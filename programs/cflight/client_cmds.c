@@ -14,8 +14,7 @@
 /* What every client command parses: connection options and positionals. */
 typedef struct client_args {
   conn_opts conn;
-  const char *pos[MAX_POS];
-  int n_pos;
+  args_positional pos;
   const char *cmd; /* --cmd */
   bool json;       /* --format json */
   const char *body_file;
@@ -30,14 +29,7 @@ static const char *const conn_title = "Connection options";
 static int on_client_arg(void *ctx, const arg_spec *spec, const char *value, char *msg,
                          size_t cap) {
   client_args *a = ctx;
-  if (spec == NULL) {
-    if (a->n_pos == MAX_POS) {
-      snprintf(msg, cap, "too many arguments ('%s')", value);
-      return 1;
-    }
-    a->pos[a->n_pos++] = value;
-    return 0;
-  }
+  if (spec == NULL) return args_add_positional(&a->pos, MAX_POS, value, msg, cap);
   if (spec->id >= CONN_OPT_BASE) return conn_opts_apply(&a->conn, spec, value, msg, cap);
   switch (spec->id) {
     case A_CMD:
@@ -65,9 +57,9 @@ static int on_client_arg(void *ctx, const arg_spec *spec, const char *value, cha
 
 static int need_args(const char *command, const client_args *a, int min, int max,
                      const char *usage) {
-  if (a->n_pos < min || a->n_pos > max) {
+  if (a->pos.count < min || a->pos.count > max) {
     fprintf(stderr, "cflight %s: %s\nUsage: %s\nTry 'cflight %s --help'.\n", command,
-            a->n_pos < min ? "missing arguments" : "too many arguments", usage, command);
+            a->pos.count < min ? "missing arguments" : "too many arguments", usage, command);
     return CLI_EXIT_USAGE;
   }
   return -1;
@@ -75,8 +67,8 @@ static int need_args(const char *command, const client_args *a, int min, int max
 
 static int open_conn(client_args *a, conn **c) {
   cflight_error err = {0};
-  if (conn_open(&a->conn, a->pos[0], c, &err) != CFLIGHT_OK) {
-    return conn_report(a->pos[0], "cannot log in", &err, &a->conn);
+  if (conn_open(&a->conn, a->pos.values[0], c, &err) != CFLIGHT_OK) {
+    return conn_report(a->pos.values[0], "cannot log in", &err, &a->conn);
   }
   return -1;
 }
@@ -303,7 +295,7 @@ int cmd_list(int argc, char **argv) {
   if ((rc = open_conn(&a, &c)) >= 0) return rc;
   cflight_error err = {0};
   cflight_info_iter *it = NULL;
-  const char *prefix = a.n_pos > 1 ? a.pos[1] : NULL;
+  const char *prefix = a.pos.count > 1 ? a.pos.values[1] : NULL;
   int st = cflight_client_list_flights(conn_client(c), prefix, prefix ? strlen(prefix) : 0,
                                        conn_call_options(c), &it, &err);
   list_row *rows = NULL;
@@ -362,7 +354,7 @@ int cmd_list(int argc, char **argv) {
     free(rows[i].size);
   }
   free(rows);
-  rc = st == CFLIGHT_OK ? CLI_EXIT_OK : conn_report(a.pos[0], "list", &err, &a.conn);
+  rc = st == CFLIGHT_OK ? CLI_EXIT_OK : conn_report(a.pos.values[0], "list", &err, &a.conn);
   conn_close(c);
   return rc;
 }
@@ -394,7 +386,7 @@ static int info_or_schema(int argc, char **argv, bool schema_only) {
   if ((rc = need_args(command, &a, a.cmd ? 1 : 2, a.cmd ? 1 : 2, usage)) >= 0) return rc;
   cflight_error err = {0};
   cflight_descriptor *d = NULL;
-  if (conn_descriptor(a.cmd ? NULL : a.pos[1], a.cmd, &d, &err) != CFLIGHT_OK) {
+  if (conn_descriptor(a.cmd ? NULL : a.pos.values[1], a.cmd, &d, &err) != CFLIGHT_OK) {
     cli_errorf("bad flight name: %s", err.message);
     return CLI_EXIT_USAGE;
   }
@@ -436,7 +428,7 @@ static int info_or_schema(int argc, char **argv, bool schema_only) {
       cflight_flight_info_free(info);
     }
   }
-  rc = rc == CFLIGHT_OK ? CLI_EXIT_OK : conn_report(a.pos[0], what, &err, &a.conn);
+  rc = rc == CFLIGHT_OK ? CLI_EXIT_OK : conn_report(a.pos.values[0], what, &err, &a.conn);
   conn_close(c);
   cflight_descriptor_free(d);
   return rc;
@@ -486,7 +478,7 @@ int cmd_actions(int argc, char **argv) {
     cflight_action_type_free(t);
   }
   cflight_action_type_iter_free(it);
-  rc = st == CFLIGHT_OK ? CLI_EXIT_OK : conn_report(a.pos[0], "actions", &err, &a.conn);
+  rc = st == CFLIGHT_OK ? CLI_EXIT_OK : conn_report(a.pos.values[0], "actions", &err, &a.conn);
   conn_close(c);
   return rc;
 }
@@ -518,7 +510,7 @@ int cmd_action(int argc, char **argv) {
   size_t body_len = 0;
   cflight_error err = {0};
   if (a.body_file != NULL) {
-    if (a.n_pos == 3) {
+    if (a.pos.count == 3) {
       cli_errorf("give the body either as an argument or with --body-file, not both");
       return CLI_EXIT_USAGE;
     }
@@ -536,12 +528,12 @@ int cmd_action(int argc, char **argv) {
       cli_errorf("%s", err.message);
       return CLI_EXIT_FAILURE;
     }
-  } else if (a.n_pos == 3) {
-    body = strdup(a.pos[2]);
-    body_len = strlen(a.pos[2]);
+  } else if (a.pos.count == 3) {
+    body = strdup(a.pos.values[2]);
+    body_len = strlen(a.pos.values[2]);
   }
   cflight_action *action = NULL;
-  if (cflight_action_new(a.pos[1], body, body_len, &action, &err) != CFLIGHT_OK) {
+  if (cflight_action_new(a.pos.values[1], body, body_len, &action, &err) != CFLIGHT_OK) {
     free(body);
     cli_errorf("bad action: %s", err.message);
     return CLI_EXIT_USAGE;
@@ -575,8 +567,8 @@ int cmd_action(int argc, char **argv) {
   sb_free(&b);
   cflight_result_iter_free(it);
   char what[300];
-  snprintf(what, sizeof(what), "action %s", a.pos[1]);
-  rc = st == CFLIGHT_OK ? CLI_EXIT_OK : conn_report(a.pos[0], what, &err, &a.conn);
+  snprintf(what, sizeof(what), "action %s", a.pos.values[1]);
+  rc = st == CFLIGHT_OK ? CLI_EXIT_OK : conn_report(a.pos.values[0], what, &err, &a.conn);
   if (fflush(stdout) != 0) rc = CLI_EXIT_FAILURE;
   cflight_action_free(action);
   conn_close(c);
@@ -670,12 +662,13 @@ int cmd_exchange(int argc, char **argv) {
   if ((rc = need_args("exchange", &a, 2, 3, usage)) >= 0) return rc;
   cflight_error err = {0};
   cflight_descriptor *d = NULL;
-  if (conn_descriptor(a.n_pos == 3 ? a.pos[2] : "exchange", a.cmd, &d, &err) != CFLIGHT_OK) {
+  if (conn_descriptor(a.pos.count == 3 ? a.pos.values[2] : "exchange", a.cmd, &d, &err) !=
+      CFLIGHT_OK) {
     cli_errorf("bad flight name: %s", err.message);
     return CLI_EXIT_USAGE;
   }
   input in;
-  if (input_open(a.pos[1], a.format, &a.csv, &in, &err) != CFLIGHT_OK) {
+  if (input_open(a.pos.values[1], a.format, &a.csv, &in, &err) != CFLIGHT_OK) {
     cflight_descriptor_free(d);
     cli_errorf("%s", err.message);
     return CLI_EXIT_FAILURE;
@@ -738,11 +731,11 @@ int cmd_exchange(int argc, char **argv) {
     cli_errorf("%s", err.message);
     rc = CLI_EXIT_FAILURE;
   } else if (call != CFLIGHT_OK) {
-    rc = conn_report(a.pos[0], "exchange", &err, &a.conn);
+    rc = conn_report(a.pos.values[0], "exchange", &err, &a.conn);
   } else if (st.rc != CFLIGHT_OK && st.rc != CFLIGHT_CANCELLED) {
-    rc = conn_report(a.pos[0], "exchange", &st.err, &a.conn);
+    rc = conn_report(a.pos.values[0], "exchange", &st.err, &a.conn);
   } else if (closed != CFLIGHT_OK) {
-    rc = conn_report(a.pos[0], "exchange", &close_err, &a.conn);
+    rc = conn_report(a.pos.values[0], "exchange", &close_err, &a.conn);
   } else if (st.n_checked != st.n_sent) {
     cli_errorf("exchange: %lld batches were sent but %lld came back", (long long)st.n_sent,
                (long long)st.n_checked);

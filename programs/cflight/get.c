@@ -23,8 +23,7 @@
 
 typedef struct get_args {
   conn_opts conn;
-  const char *pos[MAX_POS];
-  int n_pos;
+  args_positional pos;
   const char *cmd, *ticket, *output;
   out_options out;
   bool format_given;
@@ -51,14 +50,7 @@ static const arg_spec get_specs[] = {
 
 static int on_get_arg(void *ctx, const arg_spec *spec, const char *value, char *msg, size_t cap) {
   get_args *a = ctx;
-  if (spec == NULL) {
-    if (a->n_pos == MAX_POS) {
-      snprintf(msg, cap, "too many arguments ('%s')", value);
-      return 1;
-    }
-    a->pos[a->n_pos++] = value;
-    return 0;
-  }
+  if (spec == NULL) return args_add_positional(&a->pos, MAX_POS, value, msg, cap);
   if (spec->id >= CONN_OPT_BASE) return conn_opts_apply(&a->conn, spec, value, msg, cap);
   int64_t n;
   switch (spec->id) {
@@ -347,9 +339,9 @@ int cmd_get(int argc, char **argv) {
                 CLI_EXIT_CODES);
   if (rc >= 0) return rc;
   bool named = a.cmd != NULL || a.ticket != NULL;
-  if (a.n_pos != (named ? 1 : 2)) {
+  if (a.pos.count != (named ? 1 : 2)) {
     fprintf(stderr, "cflight get: %s\nUsage: %s\nTry 'cflight get --help'.\n",
-            a.n_pos < (named ? 1 : 2) ? "missing arguments" : "too many arguments", usage);
+            a.pos.count < (named ? 1 : 2) ? "missing arguments" : "too many arguments", usage);
     return CLI_EXIT_USAGE;
   }
   if (a.cmd != NULL && a.ticket != NULL) {
@@ -382,7 +374,7 @@ int cmd_get(int argc, char **argv) {
       cli_errorf("bad ticket: %s", err.message);
       return CLI_EXIT_USAGE;
     }
-  } else if (conn_descriptor(a.cmd ? NULL : a.pos[1], a.cmd, &d, &err) != CFLIGHT_OK) {
+  } else if (conn_descriptor(a.cmd ? NULL : a.pos.values[1], a.cmd, &d, &err) != CFLIGHT_OK) {
     cli_errorf("bad flight name: %s", err.message);
     return CLI_EXIT_USAGE;
   }
@@ -400,12 +392,12 @@ int cmd_get(int argc, char **argv) {
   cflight_flight_info *info = NULL;
   char tmp_path[4200] = "";
   rc = CLI_EXIT_OK;
-  if (conn_open(&a.conn, a.pos[0], &g.primary, &err) != CFLIGHT_OK) {
-    rc = conn_report(a.pos[0], "cannot log in", &err, &a.conn);
+  if (conn_open(&a.conn, a.pos.values[0], &g.primary, &err) != CFLIGHT_OK) {
+    rc = conn_report(a.pos.values[0], "cannot log in", &err, &a.conn);
   } else if (d != NULL &&
              cflight_client_get_flight_info(conn_client(g.primary), d, conn_call_options(g.primary),
                                             &info, &err) != CFLIGHT_OK) {
-    rc = conn_report(a.pos[0], what, &err, &a.conn);
+    rc = conn_report(a.pos.values[0], what, &err, &a.conn);
   }
   if (rc == CLI_EXIT_OK) {
     g.info = info;
@@ -471,7 +463,7 @@ int cmd_get(int argc, char **argv) {
         cli_errorf("%s: %s", g.err_where, g.err.message);
         rc = CLI_EXIT_FAILURE;
       } else {
-        rc = conn_report(a.pos[0], g.err_where, &g.err, &a.conn);
+        rc = conn_report(a.pos.values[0], g.err_where, &g.err, &a.conn);
       }
     } else if (tmp_path[0] != '\0') {
       if (rename(tmp_path, a.output) != 0) {

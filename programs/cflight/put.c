@@ -15,8 +15,7 @@
 
 typedef struct put_args {
   conn_opts conn;
-  const char *pos[MAX_POS];
-  int n_pos;
+  args_positional pos;
   const char *cmd, *format;
   csv_import_options csv;
   progress_mode progress;
@@ -47,14 +46,7 @@ static const arg_spec csv_specs[] = {
 
 static int on_put_arg(void *ctx, const arg_spec *spec, const char *value, char *msg, size_t cap) {
   put_args *a = ctx;
-  if (spec == NULL) {
-    if (a->n_pos == MAX_POS) {
-      snprintf(msg, cap, "too many arguments ('%s')", value);
-      return 1;
-    }
-    a->pos[a->n_pos++] = value;
-    return 0;
-  }
+  if (spec == NULL) return args_add_positional(&a->pos, MAX_POS, value, msg, cap);
   if (spec->id >= CONN_OPT_BASE) return conn_opts_apply(&a->conn, spec, value, msg, cap);
   int64_t n;
   switch (spec->id) {
@@ -142,15 +134,15 @@ int cmd_put(int argc, char **argv) {
                 CLI_EXIT_CODES);
   if (rc >= 0) return rc;
   int want = a.cmd != NULL ? 2 : 3;
-  if (a.n_pos != want) {
+  if (a.pos.count != want) {
     fprintf(stderr, "cflight put: %s\nUsage: %s\nTry 'cflight put --help'.\n",
-            a.n_pos < want ? "missing arguments" : "too many arguments", usage);
+            a.pos.count < want ? "missing arguments" : "too many arguments", usage);
     return CLI_EXIT_USAGE;
   }
-  const char *file = a.pos[want - 1];
+  const char *file = a.pos.values[want - 1];
   cflight_error err = {0};
   cflight_descriptor *d = NULL;
-  if (conn_descriptor(a.cmd ? NULL : a.pos[1], a.cmd, &d, &err) != CFLIGHT_OK) {
+  if (conn_descriptor(a.cmd ? NULL : a.pos.values[1], a.cmd, &d, &err) != CFLIGHT_OK) {
     cli_errorf("bad flight name: %s", err.message);
     return CLI_EXIT_USAGE;
   }
@@ -161,8 +153,8 @@ int cmd_put(int argc, char **argv) {
     return CLI_EXIT_FAILURE;
   }
   conn *c = NULL;
-  if (conn_open(&a.conn, a.pos[0], &c, &err) != CFLIGHT_OK) {
-    rc = conn_report(a.pos[0], "cannot log in", &err, &a.conn);
+  if (conn_open(&a.conn, a.pos.values[0], &c, &err) != CFLIGHT_OK) {
+    rc = conn_report(a.pos.values[0], "cannot log in", &err, &a.conn);
     input_close(&in);
     cflight_descriptor_free(d);
     return rc;
@@ -241,9 +233,9 @@ int cmd_put(int argc, char **argv) {
     cli_errorf("upload cancelled: the server keeps what it had under that name");
     rc = CLI_EXIT_FAILURE;
   } else if (closed != CFLIGHT_OK) {
-    rc = conn_report(a.pos[0], what, &close_err, &a.conn);
+    rc = conn_report(a.pos.values[0], what, &close_err, &a.conn);
   } else if (call != CFLIGHT_OK) {
-    rc = conn_report(a.pos[0], what, &err, &a.conn);
+    rc = conn_report(a.pos.values[0], what, &err, &a.conn);
   } else {
     rc = CLI_EXIT_OK;
     if (!a.quiet) {
