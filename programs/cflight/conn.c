@@ -30,11 +30,15 @@ const arg_spec conn_specs[] = {
     {"insecure", 'k', NULL, C_INSECURE, "do not verify the server's certificate (tests only)"},
     {"user", 'u', "NAME", C_USER,
      "log in as NAME (password from --password, $CFLIGHT_PASSWORD,\nor a prompt)"},
-    {"password", 0, "PASSWORD", C_PASSWORD, "the password for --user"},
+    {"password", 0, "PASSWORD", C_PASSWORD,
+     "the password for --user (other users can see it in `ps`:\nprefer $CFLIGHT_PASSWORD or the "
+     "prompt)"},
     {"handshake", 0, NULL, C_HANDSHAKE,
      "log in with the BasicAuth handshake (default: HTTP basic\nauthentication for a bearer "
      "token)"},
-    {"token", 0, "TOKEN", C_TOKEN, "send 'authorization: Bearer TOKEN' on every call"},
+    {"token", 0, "TOKEN", C_TOKEN,
+     "send 'authorization: Bearer TOKEN' on every call (or set\n$CFLIGHT_TOKEN, which `ps` does "
+     "not show)"},
     {"header", 'H', "KEY=VALUE", C_HEADER, "add a header to every call (repeatable)"},
     {"timeout", 't', "SECONDS", C_TIMEOUT, "deadline of each call (default: none)"},
     {"option", 0, "NAME=VALUE", C_OPTION,
@@ -227,11 +231,12 @@ static int add_header_kv(cflight_call_options *call, const char *kv, cflight_err
 
 static int login(conn *c, cflight_error *err) {
   const conn_opts *o = &c->opts;
-  if (o->token != NULL) {
-    size_t n = strlen(o->token) + 8;
+  const char *token = o->token != NULL ? o->token : getenv("CFLIGHT_TOKEN");
+  if (token != NULL && token[0] != '\0') {
+    size_t n = strlen(token) + 8;
     char *v = malloc(n);
     if (v == NULL) return CF_NOMEM(err, "a header");
-    snprintf(v, n, "Bearer %s", o->token);
+    snprintf(v, n, "Bearer %s", token);
     int rc = cflight_call_options_add_header(c->call, "authorization", v, err);
     free(v);
     if (rc != CFLIGHT_OK) return rc;
