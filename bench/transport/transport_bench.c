@@ -7,18 +7,13 @@
  *                           [--tls] [--unix] [--skip-raw] [--skip-ours]
  *                           [--opt name=value]...
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/base.h"
+#include "bench_common.h"
 #include "transport/transport.h"
 
 static uint64_t total_bytes = 4096ull << 20;
@@ -28,99 +23,6 @@ static int runs = 3;
 static bool use_tls = false, use_unix = false, skip_raw = false, skip_ours = false;
 static cf_transport_options opts;
 static uint8_t *payload;
-
-static double seconds(int64_t ns) {
-  return (double)ns / 1e9;
-}
-
-/* ---- raw TCP ------------------------------------------------------------------------ */
-
-typedef struct raw_arg {
-  int fd;
-  uint64_t bytes;
-} raw_arg;
-
-static void *raw_sender(void *p) {
-  raw_arg *a = p;
-  uint64_t left = a->bytes;
-  while (left > 0) {
-    /* The same shape as our writes: a few header bytes and a big body. */
-    uint8_t hdr[14] = {0};
-    size_t body = left < msg_bytes ? (size_t)left : msg_bytes;
-    struct iovec iov[2] = {{hdr, sizeof(hdr)}, {payload, body}};
-    size_t want = sizeof(hdr) + body, done = 0;
-    while (done < want) {
-      struct iovec v[2];
-      int n = 0;
-      size_t skip = done;
-      for (int i = 0; i < 2; i++) {
-        if (skip >= iov[i].iov_len) {
-          skip -= iov[i].iov_len;
-          continue;
-        }
-        v[n].iov_base = (uint8_t *)iov[i].iov_base + skip;
-        v[n].iov_len = iov[i].iov_len - skip;
-        skip = 0;
-        n++;
-      }
-      ssize_t w = writev(a->fd, v, n);
-      if (w <= 0) {
-        perror("writev");
-        return NULL;
-      }
-      done += (size_t)w;
-    }
-    left -= body;
-  }
-  shutdown(a->fd, SHUT_WR);
-  return NULL;
-}
-
-/* fill = false: every read lands at the start of one 16 MiB buffer (what
- * iperf-style measurements do; the destination stays in cache). fill = true:
- * reads fill the buffer front to back, as any receiver that keeps the bytes
- * (ours: zero-copy messages) must. */
-static double raw_tcp(bool fill) {
-  int ls = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof(sa);
-  if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(ls, 1) != 0 ||
-      getsockname(ls, (struct sockaddr *)&sa, &len) != 0) {
-    perror("raw listen");
-    exit(1);
-  }
-  int c = socket(AF_INET, SOCK_STREAM, 0);
-  if (connect(c, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-    perror("raw connect");
-    exit(1);
-  }
-  int s = accept(ls, NULL, NULL);
-  close(ls);
-  int one = 1;
-  setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  size_t rsize = 16u << 20;
-  uint8_t *rbuf = malloc(rsize);
-  memset(rbuf, 0, rsize);
-  raw_arg a = {c, total_bytes};
-  int64_t t0 = cf_now_ns();
-  pthread_t th;
-  pthread_create(&th, NULL, raw_sender, &a);
-  uint64_t got = 0;
-  size_t off = 0;
-  for (;;) {
-    if (!fill || rsize - off < (1u << 20)) off = 0;
-    ssize_t n = read(s, rbuf + off, rsize - off);
-    if (n <= 0) break;
-    if (fill) off += (size_t)n;
-    got += (uint64_t)n;
-  }
-  int64_t t1 = cf_now_ns();
-  pthread_join(th, NULL);
-  close(c);
-  close(s);
-  free(rbuf);
-  return (double)got / seconds(t1 - t0) / 1e9;
-}
 
 /* ---- our transport ---------------------------------------------------------------- */
 
@@ -164,11 +66,6 @@ static void handler(void *ctx, cf_call *call) {
   cflight_error st = {0};
   cf_call_respond(call, &st, NULL, &err);
   cf_call_free(call);
-}
-
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return x < y ? -1 : x > y;
 }
 
 static char *read_text(const char *path) {
@@ -272,9 +169,9 @@ int main(int argc, char **argv) {
   double best_raw = 0, best_fill = 0, best_ours = 0;
   for (int r = 0; r < runs; r++) {
     if (!skip_raw) {
-      double raw = raw_tcp(false);
+      double raw = cfb_raw_tcp(total_bytes, msg_bytes, 0, false);
       if (raw > best_raw) best_raw = raw;
-      double fill = raw_tcp(true);
+      double fill = cfb_raw_tcp(total_bytes, msg_bytes, 0, true);
       if (fill > best_fill) best_fill = fill;
       printf(
           "  run %d: raw loopback TCP  %6.2f GB/s (reads into one reused buffer), %.2f GB/s "
@@ -310,7 +207,7 @@ int main(int argc, char **argv) {
     if (cf_call_finish(call, &st) != CFLIGHT_OK) fprintf(stderr, "finish: %s\n", st.error.message);
     cf_status_reset(&st);
     cf_call_free(call);
-    double ours = (double)got / seconds(t1 - t0) / 1e9;
+    double ours = (double)got / cfb_seconds(t1 - t0) / 1e9;
     if (ours > best_ours) best_ours = ours;
     printf("  run %d: cflight transport %6.2f GB/s (%llu messages, %.2f slices/message)\n", r + 1,
            ours, (unsigned long long)msgs, msgs ? (double)slices / (double)msgs : 0.0);
@@ -347,13 +244,13 @@ int main(int argc, char **argv) {
       lat[i] = cf_now_ns() - s;
     }
     int64_t t1 = cf_now_ns();
-    qsort(lat, (size_t)unary_calls, sizeof(int64_t), cmp_i64);
+    int64_t p50 = cfb_quantile_i64(lat, (size_t)unary_calls, 0.5);
+    int64_t p99 = cfb_quantile_i64(lat, (size_t)unary_calls, 0.99);
     printf(
         "unary (64-byte request and reply, one thread): %d calls, p50 %.1f us, p99 %.1f us, "
         "%.0f calls/s\n",
-        unary_calls, (double)lat[unary_calls / 2] / 1e3,
-        (double)lat[(size_t)((double)unary_calls * 0.99)] / 1e3,
-        (double)unary_calls / seconds(t1 - t0));
+        unary_calls, (double)p50 / 1e3, (double)p99 / 1e3,
+        (double)unary_calls / cfb_seconds(t1 - t0));
     free(lat);
   }
   cf_channel_free(ch);

@@ -50,6 +50,17 @@ typedef struct cflight_stream_reader cflight_stream_reader;
 CFLIGHT_API int cflight_stream_reader_schema(cflight_stream_reader *r, struct ArrowSchema *out,
                                              cflight_error *err);
 
+/* The dictionary ids of the stream's dictionary-encoded fields, in the
+ * order cflight_ipc_options_set_dictionary_ids takes them (pre-order), so
+ * that a server re-serving the stream can keep dictionaries that fields
+ * share shared: writes up to cap of them to ids and returns their number
+ * (call with cap 0 to learn it). Reads until the schema has come, as
+ * cflight_stream_reader_schema does; -1 when the stream has none (it
+ * failed or ended without one: cflight_stream_reader_schema says why) or
+ * for bad arguments. */
+CFLIGHT_API int64_t cflight_stream_reader_dictionary_ids(cflight_stream_reader *r, int64_t *ids,
+                                                         int64_t cap);
+
 /* The next chunk (caller owns it). At the end of the stream returns
  * CFLIGHT_OK with *out empty (no batch, no metadata) and *end = true. A
  * failed call returns its status (the peer's error, DEADLINE_EXCEEDED,
@@ -86,6 +97,15 @@ typedef struct cflight_stream_writer cflight_stream_writer;
 CFLIGHT_API int cflight_stream_writer_begin(cflight_stream_writer *w,
                                             const struct ArrowSchema *schema, cflight_error *err);
 
+/* Replaces the IPC write options of the stream (compression, dictionary
+ * ids, ...; copied; NULL: the defaults) before it begins: for a DoExchange
+ * writer, e.g. a server handler's, that should write differently from the
+ * server's default. CFLIGHT_FAILED_PRECONDITION once the stream has begun
+ * (DoPut's writer begins in do_put: give its options in the call options). */
+CFLIGHT_API int cflight_stream_writer_set_ipc_options(cflight_stream_writer *w,
+                                                      const cflight_ipc_options *ipc,
+                                                      cflight_error *err);
+
 /* Writes a batch (a struct array of the schema's type), with app_metadata
  * when app_metadata_size > 0. On the client, an encoded batch larger than
  * the write_size_limit_bytes option fails with CFLIGHT_WRITE_SIZE_EXCEEDED
@@ -94,6 +114,18 @@ CFLIGHT_API int cflight_stream_writer_write(cflight_stream_writer *w,
                                             const struct ArrowArray *batch,
                                             const void *app_metadata, size_t app_metadata_size,
                                             cflight_error *err);
+
+/* Writes a batch that the writer takes over (moved: *batch is left
+ * released), with app_metadata (a reference, moved in; NULL: none). Unlike
+ * cflight_stream_writer_write, returns as soon as the batch's messages are
+ * queued on the connection, without waiting for their bytes to be written,
+ * so that consecutive writes overlap with the sending (the batch is
+ * released once its bytes are written; its buffers must not change until
+ * then); it blocks only while the call's send queue is full. Otherwise as
+ * cflight_stream_writer_write (size limit included). The batch and
+ * app_metadata are released on failure too. */
+CFLIGHT_API int cflight_stream_writer_write_move(cflight_stream_writer *w, struct ArrowArray *batch,
+                                                 cflight_buffer *app_metadata, cflight_error *err);
 
 /* Writes app_metadata alone. */
 CFLIGHT_API int cflight_stream_writer_write_metadata(cflight_stream_writer *w, const void *data,

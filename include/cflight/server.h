@@ -105,6 +105,12 @@ CFLIGHT_API cflight_data_stream *cflight_data_stream_new_generator(const struct 
                                                                    cflight_chunk_fn next,
                                                                    void (*free_ctx)(void *ctx),
                                                                    void *ctx);
+/* IPC write options (compression, dictionary ids, ...) for this stream
+ * alone, instead of the server's (cflight_server_options_set_ipc_options);
+ * copied; NULL: the server's again. */
+CFLIGHT_API int cflight_data_stream_set_ipc_options(cflight_data_stream *s,
+                                                    const cflight_ipc_options *ipc,
+                                                    cflight_error *err);
 /* For a DoGet handler that fails after making a stream. */
 CFLIGHT_API void cflight_data_stream_free(cflight_data_stream *s);
 
@@ -223,6 +229,14 @@ CFLIGHT_API int cflight_server_options_add_middleware(cflight_server_options *o,
                                                       cflight_error *err);
 /* Most handler threads at once (default 256). */
 CFLIGHT_API void cflight_server_options_set_max_threads(cflight_server_options *o, int n);
+/* IPC write options (compression, dictionary ids, ...; copied; NULL: the
+ * defaults) for every stream the server writes: DoGet data streams and
+ * the DoExchange writers handed to handlers. A handler overrides them for
+ * one stream with cflight_data_stream_set_ipc_options or
+ * cflight_stream_writer_set_ipc_options. */
+CFLIGHT_API int cflight_server_options_set_ipc_options(cflight_server_options *o,
+                                                       const cflight_ipc_options *ipc,
+                                                       cflight_error *err);
 /* A transport option by name (see cflight_client_options_set_generic). */
 CFLIGHT_API int cflight_server_options_set_generic(cflight_server_options *o, const char *name,
                                                    const char *value, cflight_error *err);

@@ -3,9 +3,17 @@
  * transport's slices. See flight_data.h. */
 #include "flight/flight_data.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "flight/flight_pb.h"
+
+/* Bytes of received fields that had to be copied (see rd_bytes). */
+static atomic_uint_fast64_t copied_field_bytes;
+
+uint64_t cf_flight_data_copied_bytes(void) {
+  return atomic_load(&copied_field_bytes);
+}
 
 /* Tags (field number << 3 | wire type 2), as their varint bytes. */
 #define TAG_DESCRIPTOR 0x0A /* field 1 */
@@ -277,6 +285,7 @@ static int rd_bytes(reader *r, uint64_t n, cflight_buffer **out, cflight_error *
   cflight_buffer *buf = cflight_buffer_new((size_t)n);
   if (buf == NULL) return CF_NOMEM(err, "FlightData field");
   rd_copy(r, cflight_buffer_mutable_data(buf), n);
+  atomic_fetch_add_explicit(&copied_field_bytes, n, memory_order_relaxed);
   *out = buf;
   return CFLIGHT_OK;
 }

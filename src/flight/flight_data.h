@@ -58,8 +58,11 @@ typedef struct cf_flight_data {
  * in any order; for a bytes field the last occurrence wins, and repeated
  * descriptors are merged as protobuf merges messages; unknown fields are
  * skipped. A bytes field that lies inside one slice at an 8-byte-aligned
- * address is a zero-copy slice of that slice's buffer; otherwise it is
- * copied once into a new 64-byte-aligned buffer. msg is borrowed.
+ * address is a zero-copy slice of that slice's buffer (a large message's
+ * data_body always is: the transport places such a message so that it ends
+ * 64-byte aligned, and every Flight implementation writes data_body last,
+ * its length a multiple of 8); otherwise it is copied once into a new
+ * 64-byte-aligned buffer. msg is borrowed.
  * CFLIGHT_INVALID_DATA with the reason for truncated input, a length beyond
  * the message, a varint over 10 bytes, field number 0, a group or unknown
  * wire type, or a known field with the wrong wire type; *out is then
@@ -68,6 +71,11 @@ int cf_flight_data_decode(const cf_msg *msg, cf_flight_data *out, cflight_error 
 
 /* Frees the members and zeroes *fd. */
 void cf_flight_data_reset(cf_flight_data *fd);
+
+/* Bytes of received fields (FlightData's and PutResult's) that could not be
+ * sliced and were copied, since the process started (for tests: the
+ * transport places a large message so that its data_body needs no copy). */
+uint64_t cf_flight_data_copied_bytes(void);
 
 /* ---- PutResult --------------------------------------------------------------------- */
 

@@ -264,6 +264,20 @@ int cf_stream_writer_send_descriptor(cflight_stream_writer *w, cflight_error *er
  * close and the readers report). */
 bool cf_stream_writer_failed(const cflight_stream_writer *w);
 
+/* Encodes batch (moved in) with enc and queues its messages (dictionary
+ * batches, then the record batch, which carries app_metadata: a reference,
+ * moved in, NULL: none) on call without waiting for them to be written:
+ * the messages hold the batch until the transport is done with them. With
+ * size_limit > 0, a payload above it fails the write with
+ * CFLIGHT_WRITE_SIZE_EXCEEDED before anything is sent, and *enc_stale is
+ * set (the encoder believes it sent dictionaries it did not: the caller
+ * starts a fresh one); *send_failed is set when the transport refused a
+ * message (the call is over). Both may be NULL. batch and app_metadata
+ * are released on failure. */
+int cf_rpc_send_batch(cf_call *call, cflight_call_context *sctx, cflight_ipc_encoder *enc,
+                      struct ArrowArray *batch, cflight_buffer *app_metadata, int64_t size_limit,
+                      bool *enc_stale, bool *send_failed, cflight_error *err);
+
 /* Client DoPut's PutResult reader on cc (a reference is taken). */
 int cf_metadata_reader_new(cf_ccall *cc, cflight_metadata_reader **out, cflight_error *err);
 

@@ -23,6 +23,7 @@ struct cflight_server_options {
   mw_entry *mw;
   size_t n_mw;
   int max_threads;
+  cflight_ipc_options *ipc; /* NULL: the defaults */
 };
 
 cflight_server_options *cflight_server_options_new(void) {
@@ -46,6 +47,7 @@ void cflight_server_options_free(cflight_server_options *o) {
   cf_transport_options_reset(&o->t);
   cflight_server_auth_handler_free(o->auth);
   mw_entries_free(o->mw, o->n_mw);
+  cflight_ipc_options_free(o->ipc);
   free(o);
 }
 
@@ -120,6 +122,19 @@ void cflight_server_options_set_max_threads(cflight_server_options *o, int n) {
   if (o != NULL && n > 0) o->max_threads = n;
 }
 
+int cflight_server_options_set_ipc_options(cflight_server_options *o,
+                                           const cflight_ipc_options *ipc, cflight_error *err) {
+  if (o == NULL) return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "server options: NULL");
+  cflight_ipc_options *copy = NULL;
+  if (ipc != NULL) {
+    copy = cflight_ipc_options_copy(ipc);
+    if (copy == NULL) return CF_NOMEM(err, "IPC options");
+  }
+  cflight_ipc_options_free(o->ipc);
+  o->ipc = copy;
+  return CFLIGHT_OK;
+}
+
 int cflight_server_options_set_generic(cflight_server_options *o, const char *name,
                                        const char *value, cflight_error *err) {
   if (o == NULL || name == NULL || value == NULL)
@@ -136,7 +151,8 @@ struct cflight_server {
   cflight_server_auth_handler *auth;
   mw_entry *mw;
   size_t n_mw;
-  pthread_mutex_t mu; /* guards the listener list */
+  cflight_ipc_options *ipc; /* [const] IPC write options of its streams; NULL: defaults */
+  pthread_mutex_t mu;       /* guards the listener list */
   char **locations;
   size_t n_locations;
   int port;
@@ -203,6 +219,10 @@ int cflight_server_new(const char *location, const cflight_server_handlers *hand
     rc = cf_transport_options_copy(&opts->t, &t, err);
     if (rc == CFLIGHT_OK) t.worker_threads_max = opts->max_threads;
     if (opts->auth != NULL) s->auth = cf_server_auth_ref(opts->auth);
+    if (opts->ipc != NULL) {
+      s->ipc = cflight_ipc_options_copy(opts->ipc);
+      if (s->ipc == NULL && rc == CFLIGHT_OK) rc = CF_NOMEM(err, "server");
+    }
     if (opts->n_mw > 0) {
       s->mw = calloc(opts->n_mw, sizeof(*s->mw));
       if (s->mw == NULL && rc == CFLIGHT_OK) rc = CF_NOMEM(err, "server");
@@ -264,6 +284,7 @@ void cflight_server_free(cflight_server *s) {
   if (s->srv != NULL) cf_server_free(s->srv);
   cflight_server_auth_handler_free(s->auth);
   mw_entries_free(s->mw, s->n_mw);
+  cflight_ipc_options_free(s->ipc);
   for (size_t i = 0; i < s->n_locations; i++)
     free(s->locations[i]);
   free(s->locations);
@@ -375,6 +396,15 @@ static int send_pb(cf_call *call, cflight_call_context *ctx, const void *msg, cf
   return cf_rpc_send(call, ctx, &om, false, err);
 }
 
+/* The one response of a unary method: the status follows at once, and
+ * the transport sends both together. */
+static int send_pb_last(cf_call *call, cflight_call_context *ctx, const void *msg,
+                        cflight_error *err) {
+  cf_out_msg om;
+  CF_RETURN_NOT_OK(cf_flight_msg_encode(msg, &om, err));
+  return cf_rpc_send(call, ctx, &om, true, err);
+}
+
 int cflight_result_writer_write_info(cflight_result_writer *w, const cflight_flight_info *info,
                                      cflight_error *err) {
   if (w == NULL || info == NULL)
@@ -422,6 +452,7 @@ struct cflight_data_stream {
   cflight_chunk_fn next;
   void (*free_ctx)(void *ctx);
   void *ctx;
+  cflight_ipc_options *ipc; /* NULL: the server's */
 };
 
 cflight_data_stream *cflight_data_stream_new(struct ArrowArrayStream *stream) {
@@ -450,8 +481,22 @@ cflight_data_stream *cflight_data_stream_new_generator(const struct ArrowSchema 
   return ds;
 }
 
+int cflight_data_stream_set_ipc_options(cflight_data_stream *ds, const cflight_ipc_options *ipc,
+                                        cflight_error *err) {
+  if (ds == NULL) return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "data stream: NULL");
+  cflight_ipc_options *copy = NULL;
+  if (ipc != NULL) {
+    copy = cflight_ipc_options_copy(ipc);
+    if (copy == NULL) return CF_NOMEM(err, "IPC options");
+  }
+  cflight_ipc_options_free(ds->ipc);
+  ds->ipc = copy;
+  return CFLIGHT_OK;
+}
+
 void cflight_data_stream_free(cflight_data_stream *ds) {
   if (ds == NULL) return;
+  cflight_ipc_options_free(ds->ipc);
   if (ds->generator) {
     cf_schema_release(&ds->schema);
     if (ds->free_ctx != NULL) ds->free_ctx(ds->ctx);
@@ -509,23 +554,8 @@ static int ds_next(cflight_data_stream *ds, cflight_chunk *out, cflight_error *e
   return CFLIGHT_OK;
 }
 
-/* The messages of one batch share this: the last one to be done frees the
- * payloads, the record batch's holding the batch itself. */
-typedef struct payload_group {
-  atomic_int refs;
-  size_t n;
-  cflight_ipc_payload *p[];
-} payload_group;
-
-static void group_release(void *ctx) {
-  payload_group *g = ctx;
-  if (atomic_fetch_sub(&g->refs, 1) != 1) return;
-  for (size_t i = 0; i < g->n; i++)
-    cflight_ipc_payload_free(g->p[i]);
-  free(g);
-}
-
-/* Encodes and queues one chunk (taken over). */
+/* Encodes and queues one chunk (taken over), without waiting for its bytes
+ * to be written: the batch moves into the messages (pipelining). */
 static int send_chunk(cflight_call_context *ctx, cflight_ipc_encoder *enc, cflight_chunk *chunk,
                       cflight_error *err) {
   cflight_buffer *md = chunk->app_metadata;
@@ -536,62 +566,7 @@ static int send_chunk(cflight_call_context *ctx, cflight_ipc_encoder *enc, cflig
                                                   NULL, NULL, &om, err));
     return cf_rpc_send(ctx->call, ctx, &om, false, err);
   }
-  int rc = cflight_ipc_encoder_write_batch(enc, &chunk->data, err);
-  if (rc != CFLIGHT_OK) {
-    cf_array_release(&chunk->data);
-    cflight_buffer_unref(md);
-    return rc;
-  }
-  size_t n = 0, cap = 4;
-  payload_group *g = malloc(sizeof(*g) + cap * sizeof(g->p[0]));
-  for (cflight_ipc_payload *p; (p = cflight_ipc_encoder_next(enc)) != NULL;) {
-    if (g != NULL && n == cap) {
-      payload_group *bigger = realloc(g, sizeof(*g) + cap * 2 * sizeof(g->p[0]));
-      if (bigger == NULL) {
-        for (size_t i = 0; i < n; i++)
-          cflight_ipc_payload_free(g->p[i]);
-        free(g);
-        g = NULL;
-      } else {
-        g = bigger;
-        cap *= 2;
-      }
-    }
-    if (g == NULL) {
-      cflight_ipc_payload_free(p);
-      continue;
-    }
-    g->p[n++] = p;
-  }
-  if (g == NULL || n == 0) {
-    free(g);
-    cf_array_release(&chunk->data);
-    cflight_buffer_unref(md);
-    return g == NULL ? CF_NOMEM(err, "payloads")
-                     : cflight_error_set(err, CFLIGHT_INTERNAL,
-                                         "DoGet: no payload for a "
-                                         "batch");
-  }
-  g->n = n;
-  atomic_init(&g->refs, (int)n);
-  /* The record batch comes last; it keeps the batch (dictionaries too)
-   * alive for every message of the group. */
-  cflight_ipc_payload_hold(g->p[n - 1], &chunk->data);
-  size_t i = 0;
-  for (; i < n && rc == CFLIGHT_OK; i++) {
-    const cflight_ipc_piece *body = NULL;
-    size_t n_body = cflight_ipc_payload_body(g->p[i], &body);
-    cf_out_msg om;
-    cflight_buffer *m = i == n - 1 ? md : NULL;
-    if (i == n - 1) md = NULL;
-    rc = cf_flight_data_encode_pieces(NULL, cflight_ipc_payload_metadata(g->p[i]), body, n_body, m,
-                                      group_release, g, &om, err);
-    if (rc == CFLIGHT_OK) rc = cf_rpc_send(ctx->call, ctx, &om, false, err);
-  }
-  cflight_buffer_unref(md);
-  for (; i < n; i++)
-    group_release(g);
-  return rc;
+  return cf_rpc_send_batch(ctx->call, ctx, enc, &chunk->data, md, 0, NULL, NULL, err);
 }
 
 int cf_serve_data_stream(cflight_call_context *ctx, cflight_data_stream *ds, cflight_error *err) {
@@ -599,7 +574,8 @@ int cf_serve_data_stream(cflight_call_context *ctx, cflight_data_stream *ds, cfl
   int rc = ds_schema(ds, &schema, err);
   cflight_ipc_encoder *enc = NULL;
   if (rc == CFLIGHT_OK) {
-    rc = cflight_ipc_encoder_new(&schema, NULL, &enc, err);
+    const cflight_ipc_options *ipc = ds->ipc != NULL ? ds->ipc : ctx->server->ipc;
+    rc = cflight_ipc_encoder_new(&schema, ipc, &enc, err);
     cf_schema_release(&schema);
   }
   cflight_ipc_payload *sp = NULL;
@@ -710,7 +686,7 @@ static int handle(cflight_server *s, cflight_call_context *ctx, cflight_error *e
       if (rc == CFLIGHT_OK && resp == NULL)
         rc = cflight_error_set(err, CFLIGHT_INTERNAL, "%s: the handler returned nothing",
                                cf_method_name(ctx->method));
-      if (rc == CFLIGHT_OK) rc = send_pb(ctx->call, ctx, resp, err);
+      if (rc == CFLIGHT_OK) rc = send_pb_last(ctx->call, ctx, resp, err);
       cf_pb_free(resp);
       cflight_descriptor_free(req);
       return rc;
@@ -725,7 +701,7 @@ static int handle(cflight_server *s, cflight_call_context *ctx, cflight_error *e
       if (rc == CFLIGHT_OK && schema.release == NULL)
         rc = cflight_error_set(err, CFLIGHT_INTERNAL, "GetSchema: the handler returned no schema");
       if (rc == CFLIGHT_OK) rc = cflight_schema_result_new_from_schema(&schema, &sr, err);
-      if (rc == CFLIGHT_OK) rc = send_pb(ctx->call, ctx, sr, err);
+      if (rc == CFLIGHT_OK) rc = send_pb_last(ctx->call, ctx, sr, err);
       cflight_schema_result_free(sr);
       cf_schema_release(&schema);
       cflight_descriptor_free(req);
@@ -757,7 +733,7 @@ static int handle(cflight_server *s, cflight_call_context *ctx, cflight_error *e
       rc = cf_stream_reader_new(ctx->call, NULL, ctx,
                                 put ? CF_STREAM_DO_PUT : CF_STREAM_DO_EXCHANGE, NULL, &fd, &r, err);
       if (rc == CFLIGHT_OK && !put)
-        rc = cf_stream_writer_new(ctx->call, NULL, ctx, NULL, NULL, 0, &w, err);
+        rc = cf_stream_writer_new(ctx->call, NULL, ctx, NULL, s->ipc, 0, &w, err);
       if (rc == CFLIGHT_OK) {
         cflight_metadata_writer mw = {ctx->call, ctx};
         rc = put ? h->do_put(s->user, ctx, d, r, &mw, err)

@@ -212,6 +212,12 @@ int cflight_stream_reader_schema(cflight_stream_reader *r, struct ArrowSchema *o
   return cflight_ipc_decoder_schema(r->dec, out, err);
 }
 
+int64_t cflight_stream_reader_dictionary_ids(cflight_stream_reader *r, int64_t *ids, int64_t cap) {
+  if (r == NULL || (ids == NULL && cap > 0) || cap < 0) return -1;
+  if (ensure_schema(r, NULL) != CFLIGHT_OK) return -1;
+  return cflight_ipc_decoder_dictionary_ids(r->dec, ids, cap);
+}
+
 int cflight_stream_reader_next(cflight_stream_reader *r, cflight_chunk *out, bool *end,
                                cflight_error *err) {
   if (r == NULL || out == NULL || end == NULL)

@@ -144,6 +144,19 @@ static int check_open(cflight_stream_writer *w, cflight_error *err) {
   return CFLIGHT_OK;
 }
 
+int cflight_stream_writer_set_ipc_options(cflight_stream_writer *w, const cflight_ipc_options *ipc,
+                                          cflight_error *err) {
+  if (w == NULL) return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "stream writer: NULL");
+  if (w->begun)
+    return cflight_error_set(err, CFLIGHT_FAILED_PRECONDITION,
+                             "stream writer: IPC options must be set before the stream begins");
+  cflight_ipc_options *copy = cflight_ipc_options_copy(ipc);
+  if (copy == NULL) return CF_NOMEM(err, "IPC options");
+  cflight_ipc_options_free(w->ipc);
+  w->ipc = copy;
+  return CFLIGHT_OK;
+}
+
 int cflight_stream_writer_begin(cflight_stream_writer *w, const struct ArrowSchema *schema,
                                 cflight_error *err) {
   if (w == NULL || schema == NULL || schema->release == NULL)
@@ -174,6 +187,162 @@ int cflight_stream_writer_begin(cflight_stream_writer *w, const struct ArrowSche
 
 static size_t payload_size(const cflight_ipc_payload *p) {
   return cflight_ipc_payload_metadata(p).size + (size_t)cflight_ipc_payload_body_length(p);
+}
+
+/* ---- Batches moved into their messages ------------------------------------------------------ */
+
+/* The messages of one batch share this: the last one to be done frees the
+ * payloads, the record batch's holding the batch itself. */
+typedef struct payload_group {
+  atomic_int refs;
+  size_t n;
+  cflight_ipc_payload *p[];
+} payload_group;
+
+static void group_release(void *ctx) {
+  payload_group *g = ctx;
+  if (atomic_fetch_sub(&g->refs, 1) != 1) return;
+  for (size_t i = 0; i < g->n; i++)
+    cflight_ipc_payload_free(g->p[i]);
+  free(g);
+}
+
+static int check_size_limit(cflight_ipc_payload *const *ps, size_t n, int64_t size_limit,
+                            cflight_error *err) {
+  if (size_limit <= 0) return CFLIGHT_OK;
+  for (size_t i = 0; i < n; i++) {
+    size_t size = payload_size(ps[i]);
+    if ((int64_t)size > size_limit) {
+      int rc = cflight_error_set(err, CFLIGHT_WRITE_SIZE_EXCEEDED,
+                                 "stream writer: an IPC message of %zu bytes exceeds the write "
+                                 "size limit of %lld bytes",
+                                 size, (long long)size_limit);
+      if (err != NULL) {
+        err->size_limit = size_limit;
+        err->actual_size = (int64_t)size;
+      }
+      return rc;
+    }
+  }
+  return CFLIGHT_OK;
+}
+
+int cf_rpc_send_batch(cf_call *call, cflight_call_context *sctx, cflight_ipc_encoder *enc,
+                      struct ArrowArray *batch, cflight_buffer *md, int64_t size_limit,
+                      bool *enc_stale, bool *send_failed, cflight_error *err) {
+  if (enc_stale != NULL) *enc_stale = false;
+  if (send_failed != NULL) *send_failed = false;
+  int rc = cflight_ipc_encoder_write_batch(enc, batch, err);
+  if (rc != CFLIGHT_OK) {
+    cf_array_release(batch);
+    cflight_buffer_unref(md);
+    return rc;
+  }
+  size_t n = 0, cap = 4;
+  payload_group *g = malloc(sizeof(*g) + cap * sizeof(g->p[0]));
+  for (cflight_ipc_payload *p; (p = cflight_ipc_encoder_next(enc)) != NULL;) {
+    if (g != NULL && n == cap) {
+      payload_group *bigger = realloc(g, sizeof(*g) + cap * 2 * sizeof(g->p[0]));
+      if (bigger == NULL) {
+        for (size_t i = 0; i < n; i++)
+          cflight_ipc_payload_free(g->p[i]);
+        free(g);
+        g = NULL;
+      } else {
+        g = bigger;
+        cap *= 2;
+      }
+    }
+    if (g == NULL) {
+      cflight_ipc_payload_free(p);
+      continue;
+    }
+    g->p[n++] = p;
+  }
+  if (g != NULL && n > 0) rc = check_size_limit(g->p, n, size_limit, err);
+  if (g == NULL || n == 0 || rc != CFLIGHT_OK) {
+    if (g != NULL) {
+      for (size_t i = 0; i < n; i++)
+        cflight_ipc_payload_free(g->p[i]);
+      free(g);
+    }
+    cf_array_release(batch);
+    cflight_buffer_unref(md);
+    if (enc_stale != NULL) *enc_stale = true;
+    if (rc != CFLIGHT_OK) return rc;
+    return g == NULL ? CF_NOMEM(err, "payloads")
+                     : cflight_error_set(err, CFLIGHT_INTERNAL, "no payload for a batch");
+  }
+  g->n = n;
+  atomic_init(&g->refs, (int)n);
+  /* The record batch comes last; it keeps the batch (dictionaries too)
+   * alive for every message of the group. */
+  cflight_ipc_payload_hold(g->p[n - 1], batch);
+  size_t i = 0;
+  for (; i < n && rc == CFLIGHT_OK; i++) {
+    const cflight_ipc_piece *body = NULL;
+    size_t n_body = cflight_ipc_payload_body(g->p[i], &body);
+    cf_out_msg om;
+    cflight_buffer *m = i == n - 1 ? md : NULL;
+    if (i == n - 1) md = NULL;
+    rc = cf_flight_data_encode_pieces(NULL, cflight_ipc_payload_metadata(g->p[i]), body, n_body, m,
+                                      group_release, g, &om, err);
+    if (rc == CFLIGHT_OK) {
+      rc = cf_rpc_send(call, sctx, &om, false, err);
+      if (rc != CFLIGHT_OK && send_failed != NULL) *send_failed = true;
+    }
+  }
+  cflight_buffer_unref(md);
+  for (; i < n; i++)
+    group_release(g);
+  return rc;
+}
+
+/* A fresh encoder after a refused batch: nothing of it was sent, but the
+ * encoder believes its dictionaries were; the fresh one sends them in full
+ * next time, which the reader takes as replacements. */
+static void renew_encoder(cflight_stream_writer *w) {
+  cflight_ipc_encoder *fresh = NULL;
+  cflight_error e = {0};
+  if (cflight_ipc_encoder_new(&w->schema, w->ipc, &fresh, &e) == CFLIGHT_OK) {
+    cflight_ipc_encoder_free(w->enc);
+    w->enc = fresh;
+  }
+  cflight_error_reset(&e);
+}
+
+int cflight_stream_writer_write_move(cflight_stream_writer *w, struct ArrowArray *batch,
+                                     cflight_buffer *app_metadata, cflight_error *err) {
+  int rc = CFLIGHT_OK;
+  if (w == NULL || batch == NULL || batch->release == NULL) {
+    rc = cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "stream writer: NULL argument");
+  } else if ((rc = check_open(w, err)) != CFLIGHT_OK) {
+  } else if (!w->begun) {
+    rc = cflight_error_set(err, CFLIGHT_FAILED_PRECONDITION,
+                           "stream writer: begin the stream with a schema before writing "
+                           "batches");
+  }
+  if (rc != CFLIGHT_OK) {
+    if (batch != NULL) cf_array_release(batch);
+    cflight_buffer_unref(app_metadata);
+    return rc;
+  }
+  bool stale = false, send_failed = false;
+  cflight_error e = {0};
+  rc = cf_rpc_send_batch(w->call, w->sctx, w->enc, batch, app_metadata, w->size_limit, &stale,
+                         &send_failed, &e);
+  if (stale) renew_encoder(w);
+  /* A send fails once the call is over; later writes fail the same way. */
+  if (send_failed) cf_error_copy(&w->failed, &e);
+  if (rc != CFLIGHT_OK) {
+    cf_error_copy(err, &e);
+    if (err != NULL && rc == CFLIGHT_WRITE_SIZE_EXCEEDED) {
+      err->size_limit = e.size_limit;
+      err->actual_size = e.actual_size;
+    }
+  }
+  cflight_error_reset(&e);
+  return rc;
 }
 
 int cflight_stream_writer_write(cflight_stream_writer *w, const struct ArrowArray *batch,
@@ -207,36 +376,12 @@ int cflight_stream_writer_write(cflight_stream_writer *w, const struct ArrowArra
     }
     ps[n++] = p;
   }
-  if (rc == CFLIGHT_OK && w->size_limit > 0) {
-    for (size_t i = 0; i < n; i++) {
-      size_t size = payload_size(ps[i]);
-      if ((int64_t)size > w->size_limit) {
-        rc = cflight_error_set(err, CFLIGHT_WRITE_SIZE_EXCEEDED,
-                               "stream writer: an IPC message of %zu bytes exceeds the "
-                               "write size limit of %lld bytes",
-                               size, (long long)w->size_limit);
-        if (err != NULL) {
-          err->size_limit = w->size_limit;
-          err->actual_size = (int64_t)size;
-        }
-        break;
-      }
-    }
-  }
+  if (rc == CFLIGHT_OK) rc = check_size_limit(ps, n, w->size_limit, err);
   if (rc != CFLIGHT_OK) {
     for (size_t i = 0; i < n; i++)
       cflight_ipc_payload_free(ps[i]);
     if (ps != small) free(ps);
-    /* Nothing of this batch was sent, but the encoder believes its
-     * dictionaries were: a fresh encoder sends them in full next time,
-     * which the reader takes as replacements. */
-    cflight_ipc_encoder *fresh = NULL;
-    cflight_error e = {0};
-    if (cflight_ipc_encoder_new(&w->schema, w->ipc, &fresh, &e) == CFLIGHT_OK) {
-      cflight_ipc_encoder_free(w->enc);
-      w->enc = fresh;
-    }
-    cflight_error_reset(&e);
+    renew_encoder(w);
     return rc;
   }
   waiter wt = {.pending = 0};

@@ -1,6 +1,7 @@
 /* Calls, both sides: the user-thread operations (send with backpressure,
  * receive, cancel, free), and the loop-side pieces they share: assembling
- * received messages from DATA chunks as slices of the read buffers, returning
+ * received messages from DATA chunks as slices of the read buffers (a large
+ * message in a buffer of its own, aligned at its end), returning
  * flow-control window when the user takes a message, finishing sent
  * messages, timers and reference counting. */
 #include <stdarg.h>
@@ -11,6 +12,12 @@
 /* Received messages up to this size are copied out of the read buffer, so
  * that a kept small message does not pin a large buffer. */
 #define SMALL_MSG_COPY 512
+/* Received bytes after which a reader is woken without waiting for the end
+ * of the loop iteration: about half of a core's L2 cache. */
+#define READER_SIGNAL_BYTES ((uint64_t)512 << 10)
+/* A stream that received a large message expects another (its reads stop
+ * at message boundaries) until this many small ones came in a row. */
+#define LARGE_MODE_SMALL_RUN 8
 
 cf_call *cf_call_alloc(cf_loop *loop, bool is_server) {
   cf_call *call = cf_calloc(1, sizeof(*call));
@@ -90,8 +97,9 @@ void cf_entry_finish(cf_out_entry *e) {
   call->queued_msgs--;
   /* Wake a blocked sender at half the limits, not at every message, so that
    * it queues several messages per wake-up. */
-  if (call->queued_msgs == 0 ||
-      (call->queued_bytes * 2 <= call->q_bytes && call->queued_msgs * 2 <= call->q_msgs))
+  if (call->send_waiters > 0 &&
+      (call->queued_msgs == 0 ||
+       (call->queued_bytes * 2 <= call->q_bytes && call->queued_msgs * 2 <= call->q_msgs)))
     cf_call_signal_locked(call);
   pthread_mutex_unlock(&call->loop->mu);
   if (e->done != NULL) e->done(e->ctx);
@@ -181,6 +189,7 @@ void cf_call_loop_fail(cf_call *call, int code, const char *fmt, ...) {
 
 static bool asm_add(cf_call *call, cflight_buffer *buf, const uint8_t *data, size_t len) {
   cf_msg *m = &call->asm_msg;
+  if (buf == NULL) return false; /* read into a message buffer, but none is under way */
   if (m->n_slices > 0) {
     cf_slice *last = &m->slices[m->n_slices - 1];
     if (last->buf == buf && last->data + last->len == data) {
@@ -231,6 +240,88 @@ static void maybe_consume_eagerly(cf_call *call) {
   }
 }
 
+/* ---- loop side: large messages ------------------------------------------------------------ */
+
+static void set_large(cf_call *call, bool large) {
+  if (call->large == large) return;
+  call->large = large;
+  if (call->conn != NULL) {
+    if (large) {
+      call->conn->n_large++;
+    } else {
+      call->conn->n_large--;
+    }
+  }
+}
+
+/* The message being received no longer holds a reservation. */
+static void unreserve(cf_call *call) {
+  if (call->dreserved > 0 && call->conn != NULL) call->conn->dreserved -= call->dreserved;
+  call->dreserved = 0;
+}
+
+/* Gives the large message that starts (call->msg_len bytes) a buffer of
+ * its own, placed so that the message ends 64-byte aligned; it becomes
+ * asm_msg's only slice. false when the connection's reservation is used up
+ * or memory is short: the message then arrives as read-buffer slices. */
+static bool start_large(cf_call *call) {
+  cf_conn *conn = call->conn;
+  uint64_t len = call->msg_len;
+  if (conn == NULL || conn->dreserved + len > CF_LARGE_RESERVE_MAX || call->asm_msg.n_slices != 0)
+    return false;
+  size_t pad = (size_t)((64 - len % 64) % 64);
+  cflight_buffer *b = cf_rbuf_new((size_t)len + pad);
+  if (b == NULL) return false;
+  cf_slice *s = cf_malloc(sizeof(cf_slice));
+  if (s == NULL) {
+    cflight_buffer_unref(b);
+    return false;
+  }
+  uint8_t *dst = cflight_buffer_mutable_data(b) + pad;
+  *s = (cf_slice){b, dst, 0};
+  free(call->asm_msg.slices);
+  call->asm_msg.slices = s;
+  call->asm_msg.n_slices = 1;
+  call->asm_msg.len = 0;
+  call->asm_cap = 1;
+  call->dmsg = dst;
+  call->dreserved = len;
+  conn->dreserved += len;
+  cf_recv_stats_add(1, 0, 0);
+  return true;
+}
+
+uint8_t *cf_call_loop_direct_dest(const cf_call *call, uint64_t *left) {
+  *left = 0;
+  if (call->dmsg == NULL || call->loop_ended || !call->msg_started) return NULL;
+  *left = call->msg_len - call->msg_have;
+  return call->dmsg + call->msg_have;
+}
+
+void cf_call_loop_drop_large(cf_call *call) {
+  unreserve(call);
+  set_large(call, false);
+  call->dmsg = NULL; /* its buffer stays in asm_msg, freed with the call */
+}
+
+/* Adds k bytes of the large message under way: already in place when the
+ * connection read them there, else copied (once) from the read buffer. */
+static bool large_add(cf_call *call, cflight_buffer *buf, const uint8_t *data, size_t k) {
+  uint8_t *dst = call->dmsg + call->msg_have;
+  if (data == dst) {
+    cf_recv_stats_add(0, k, 0);
+  } else {
+    /* buf NULL: the bytes were read straight into a message buffer, but
+     * not where this message's next bytes belong (cannot happen). */
+    if (buf == NULL) return false;
+    memcpy(dst, data, k);
+    cf_recv_stats_add(0, 0, k);
+  }
+  call->asm_msg.slices[0].len += k;
+  call->asm_msg.len += k;
+  return true;
+}
+
 static bool complete_message(cf_call *call) {
   cf_recv_msg *rm = cf_calloc(1, sizeof(*rm));
   if (rm == NULL) return false;
@@ -240,8 +331,14 @@ static bool complete_message(cf_call *call) {
   rm->unconsumed = call->asm_unconsumed;
   rm->wire = call->asm_held;
   call->asm_held = 0;
-  /* Room a message like this one needs in a read buffer, frame header too. */
-  if (call->conn != NULL) call->conn->msg_guess = (uint64_t)call->msg_len + 5 + 9;
+  /* Room a message like this one needs in a read buffer, frame header too
+   * (a large one needs none: it has a buffer of its own). */
+  if (call->dmsg != NULL) {
+    call->dmsg = NULL;
+    unreserve(call);
+  } else if (call->conn != NULL) {
+    call->conn->msg_guess = (uint64_t)call->msg_len + 5 + 9;
+  }
   call->asm_unconsumed = 0;
   call->msg_started = false;
   call->pfx_have = 0;
@@ -274,8 +371,18 @@ static bool complete_message(cf_call *call) {
     call->rq_head = rm;
   }
   call->rq_tail = rm;
-  cf_call_signal_locked(call);
+  /* The reader is woken at most twice per loop iteration (see
+   * cf_loop_signal_later), and also whenever the messages it has not been
+   * told about reach READER_SIGNAL_BYTES, so that it releases them (and
+   * their buffers come back to the pool) while they are still in cache. */
+  call->unsignaled_bytes += rm->msg.len;
+  bool now = call->unsignaled_bytes >= READER_SIGNAL_BYTES;
+  if (now) {
+    call->unsignaled_bytes = 0;
+    cf_call_signal_locked(call);
+  }
   pthread_mutex_unlock(&call->loop->mu);
+  if (!now) cf_loop_signal_later(call->loop, call);
   return true;
 }
 
@@ -326,12 +433,22 @@ int cf_call_loop_data_chunk(cf_call *call, cflight_buffer *buf, const uint8_t *d
       call->msg_started = true;
       call->msg_len = mlen;
       call->msg_have = 0;
+      if (mlen >= CF_LARGE_MSG_MIN && start_large(call)) {
+        call->small_run = 0;
+        set_large(call, true);
+      } else if (++call->small_run >= LARGE_MODE_SMALL_RUN) {
+        /* Small messages in between large ones (dictionary batches, say)
+         * keep the stream in large mode; a run of them ends it. */
+        set_large(call, false);
+      }
     }
     size_t k =
         call->msg_len - call->msg_have < len ? (size_t)(call->msg_len - call->msg_have) : len;
     if (k > 0) {
-      if (!asm_add(call, buf, data, k)) {
-        cf_call_loop_fail(call, CFLIGHT_NO_MEMORY, "out of memory receiving a message");
+      if (call->dmsg != NULL ? !large_add(call, buf, data, k) : !asm_add(call, buf, data, k)) {
+        cf_call_loop_fail(call, buf == NULL ? CFLIGHT_INTERNAL : CFLIGHT_NO_MEMORY,
+                          buf == NULL ? "received bytes landed outside the message under way"
+                                      : "out of memory receiving a message");
         return -1;
       }
       call->msg_have += k;
@@ -493,7 +610,9 @@ int cf_call_send(cf_call *call, const cf_out_msg *out, bool end_stream, cflight_
     /* Backpressure: wait while the queue is full (a single message always fits). */
     if (call->queued_msgs == 0 || (call->queued_bytes < max_bytes && call->queued_msgs < max_msgs))
       break;
+    call->send_waiters++;
     pthread_cond_wait(&call->cv, &loop->mu);
+    call->send_waiters--;
   }
   if (rc != CFLIGHT_OK) {
     pthread_mutex_unlock(&loop->mu);
@@ -511,7 +630,9 @@ int cf_call_send(cf_call *call, const cf_out_msg *out, bool end_stream, cflight_
   call->queued_bytes += (int64_t)e->total;
   call->queued_msgs++;
   if (end_stream && !call->is_server) call->send_closed = true;
-  bool wake = cf_loop_mark_locked(loop, call, CALL_P_SEND);
+  /* A server's last message waits for the status (cf_call_respond wakes
+   * the loop), so that both leave in one write. */
+  bool wake = !(end_stream && call->is_server) && cf_loop_mark_locked(loop, call, CALL_P_SEND);
   pthread_mutex_unlock(&loop->mu);
   if (wake) cf_loop_wake(loop);
   return CFLIGHT_OK;
@@ -585,9 +706,12 @@ int cf_call_recv(cf_call *call, cf_msg *out, bool *more, cflight_error *err) {
     call->consume_req += rm->unconsumed;
     call->consume_msgs++;
     call->consume_held += rm->wire;
-    /* Window returns in batches while the reader keeps up, at once when it
-     * has caught up (the sender may be waiting for it). */
-    if (call->rq_head == NULL || call->consume_req >= call->consume_batch)
+    /* Window returns in batches (an eighth of the window), or as soon as
+     * the reader is about to block (above), or with the next thing the
+     * loop does for the call: what is owed meanwhile is too little to stall
+     * the sender, and a call that takes one small message (a unary call)
+     * does not wake the loop just for it. */
+    if (call->consume_req >= call->consume_batch)
       wake = cf_loop_mark_locked(loop, call, CALL_P_CONSUME);
   }
   pthread_mutex_unlock(&loop->mu);

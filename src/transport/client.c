@@ -64,9 +64,9 @@ void cf_client_call_end(cf_call *call, int code, const char *msg) {
     call->ended = true;
     call->headers_ready = true;
     cflight_error_set(&call->status.error, code, "%s", msg);
-    cf_call_signal_locked(call);
   }
   pthread_mutex_unlock(&call->loop->mu);
+  cf_loop_signal_later(call->loop, call);
   if (call->loop_ended) return;
   call->loop_ended = true;
   if (call->timer_init) uv_timer_stop(&call->timer);
@@ -127,9 +127,9 @@ static void end_with_trailers(cf_call *call) {
     cflight_error_move(&call->status.error, &st);
     call->status.trailers = trailers;
     memset(&trailers, 0, sizeof(trailers));
-    cf_call_signal_locked(call);
   }
   pthread_mutex_unlock(&call->loop->mu);
+  cf_loop_signal_later(call->loop, call);
   cflight_error_reset(&st);
   cf_metadata_reset(&trailers);
   call->loop_ended = true;
@@ -180,8 +180,8 @@ int cf_client_on_headers_done(cf_conn *conn, cf_call *call, const nghttp2_frame 
       memset(&call->hdr_block, 0, sizeof(call->hdr_block));
       call->resp_headers_received = true;
       call->headers_ready = true;
-      cf_call_signal_locked(call);
       pthread_mutex_unlock(&call->loop->mu);
+      cf_loop_signal_later(call->loop, call);
       return 0;
     }
   } else if (!end) {

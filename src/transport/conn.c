@@ -1,7 +1,9 @@
 /* One HTTP/2 connection (client or server side): the nghttp2 session, the
- * socket read path into large refcounted buffers, the zero-copy write path
- * (frame headers and message pieces gathered into one writev), TLS through
- * memory BIOs, keepalive pings, and closing. Loop thread only. */
+ * socket read path into large refcounted buffers (and, for the body of a
+ * large message, straight into that message's own buffer: see read_plan),
+ * the zero-copy write path (frame headers and message pieces gathered into
+ * one writev), TLS through BIOs of our own, keepalive pings, and closing.
+ * Loop thread only. */
 #include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -155,6 +157,11 @@ static void write_batch(cf_conn *conn, cf_wbatch *b, uv_buf_t *bufs, unsigned n)
 static bool tls_encrypt_batch(cf_conn *conn, cf_wbatch *b) {
   uint8_t stage[16384];
   size_t staged = 0;
+  /* Room for the records (at most 16 KiB of plaintext each, plus a header,
+   * a tag and padding), so that the output buffer does not grow while
+   * OpenSSL writes into it. */
+  size_t room = b->bytes + (b->bytes / 16384 + 2) * 64;
+  if (cf_bytes_reserve(&conn->tls_out, room, NULL) != CFLIGHT_OK) return false;
   for (size_t i = 0; i < b->n_segs; i++) {
     const uint8_t *p = b->segs[i].ptr != NULL ? b->segs[i].ptr : b->small.data + b->segs[i].off;
     size_t len = b->segs[i].len;
@@ -191,16 +198,11 @@ static void submit_batch(cf_conn *conn, cf_wbatch *b) {
       cf_conn_close(conn, CFLIGHT_UNAVAILABLE, "TLS error on %s: %s", conn->desc, detail);
       return;
     }
-    size_t pending = BIO_ctrl_pending(conn->wbio);
-    b->cipher = cf_malloc(pending);
-    if (b->cipher == NULL) {
-      batch_complete(b);
-      batch_free(b);
-      cf_conn_close(conn, CFLIGHT_NO_MEMORY, "out of memory encrypting for %s", conn->desc);
-      return;
-    }
-    int n = BIO_read(conn->wbio, b->cipher, (int)pending);
-    b->bytes = n > 0 ? (size_t)n : 0;
+    /* The batch takes the ciphertext over (with anything OpenSSL wrote
+     * before it, which goes first). */
+    b->cipher = conn->tls_out.data;
+    b->bytes = conn->tls_out.len;
+    memset(&conn->tls_out, 0, sizeof(conn->tls_out));
     uv_buf_t buf = uv_buf_init((char *)b->cipher, (unsigned)b->bytes);
     write_batch(conn, b, &buf, 1);
     return;
@@ -221,18 +223,15 @@ static void submit_batch(cf_conn *conn, cf_wbatch *b) {
 
 /* Sends the TLS bytes OpenSSL produced on its own (handshake, alerts, tickets). */
 static void tls_write_out(cf_conn *conn) {
-  if (conn->wbio == NULL || conn->closing) return;
-  size_t pending = BIO_ctrl_pending(conn->wbio);
-  if (pending == 0) return;
+  if (conn->wbio == NULL || conn->closing || conn->tls_out.len == 0) return;
   cf_wbatch *b = batch_new(conn);
-  if (b != NULL) b->cipher = cf_malloc(pending);
-  if (b == NULL || b->cipher == NULL) {
-    if (b != NULL) batch_free(b);
+  if (b == NULL) {
     cf_conn_close(conn, CFLIGHT_NO_MEMORY, "out of memory writing to %s", conn->desc);
     return;
   }
-  int n = BIO_read(conn->wbio, b->cipher, (int)pending);
-  b->bytes = n > 0 ? (size_t)n : 0;
+  b->cipher = conn->tls_out.data;
+  b->bytes = conn->tls_out.len;
+  memset(&conn->tls_out, 0, sizeof(conn->tls_out));
   uv_buf_t buf = uv_buf_init((char *)b->cipher, (unsigned)b->bytes);
   write_batch(conn, b, &buf, 1);
 }
@@ -494,9 +493,15 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
   call->held += len;
   conn->held += len;
   conn->last_call = call;
-  if (data < conn->rbuf_base || data + len > conn->rbuf_base + conn->rbuf_cap)
-    return NGHTTP2_ERR_CALLBACK_FAILURE; /* not in our read buffer: cannot happen */
-  cf_call_loop_data_chunk(call, conn->rbuf, data, len);
+  /* Bytes of a directed read are already where the call's large message
+   * wants them (the call checks); others are in the read buffer. */
+  cflight_buffer *buf = NULL;
+  if (!conn->feed_directed) {
+    if (data < conn->rbuf_base || data + len > conn->rbuf_base + conn->rbuf_cap)
+      return NGHTTP2_ERR_CALLBACK_FAILURE; /* not in our read buffer: cannot happen */
+    buf = conn->rbuf;
+  }
+  cf_call_loop_data_chunk(call, buf, data, len);
   return 0;
 }
 
@@ -624,11 +629,88 @@ static int session_init(cf_conn *conn, cflight_error *err) {
                                                (int32_t)conn->opts->connection_window);
   if (rv != 0)
     return cflight_error_set(err, CFLIGHT_INTERNAL, "HTTP/2 settings: %s", nghttp2_strerror(rv));
+  /* A server's first bytes from the client are the connection preface. */
+  conn->preface_left = conn->is_server ? NGHTTP2_CLIENT_MAGIC_LEN : 0;
   conn->state = CONN_OPEN;
   return CFLIGHT_OK;
 }
 
 /* ---- reading ----------------------------------------------------------------------------- */
+
+/* Follows the HTTP/2 frame boundaries in the bytes given to nghttp2 (which
+ * parses the same bytes), so that a read can be aimed at the payload of
+ * one DATA frame. */
+static void frames_advance(cf_conn *conn, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    if (conn->preface_left > 0) {
+      size_t k = n < conn->preface_left ? n : conn->preface_left;
+      conn->preface_left -= (uint32_t)k;
+      p += k;
+      n -= k;
+      continue;
+    }
+    if (conn->frame_left > 0) {
+      size_t k = n < conn->frame_left ? n : conn->frame_left;
+      conn->frame_left -= (uint32_t)k;
+      p += k;
+      n -= k;
+      continue;
+    }
+    size_t k = 9 - conn->fhdr_have;
+    if (k > n) k = n;
+    memcpy(conn->fhdr + conn->fhdr_have, p, k);
+    conn->fhdr_have += (unsigned)k;
+    p += k;
+    n -= k;
+    if (conn->fhdr_have < 9) continue;
+    const uint8_t *h = conn->fhdr;
+    conn->frame_left = (uint32_t)h[0] << 16 | (uint32_t)h[1] << 8 | h[2];
+    conn->frame_type = h[3];
+    conn->frame_flags = h[4];
+    conn->frame_stream = (int32_t)((uint32_t)(h[5] & 0x7f) << 24 | (uint32_t)h[6] << 16 |
+                                   (uint32_t)h[7] << 8 | h[8]);
+    conn->fhdr_have = 0;
+  }
+}
+
+/* Where the next read should go. While some call on the connection
+ * receives large messages, reads stop at each frame header, at the end of
+ * each frame, and at the message boundaries of such a call, so
+ * that the body of a large message inside a DATA frame can be read
+ * straight into its buffer: then returns the destination, with *max the
+ * bytes that belong there (what is left of the frame and of the message)
+ * and *dbuf its buffer. Otherwise returns NULL, with *max the most the read
+ * may take into the read buffer (SIZE_MAX: no limit from the framing).
+ * Padded frames and anything else unexpected go through the read buffer
+ * and are copied into place once. */
+static uint8_t *read_plan(cf_conn *conn, size_t *max, cflight_buffer **dbuf) {
+  *max = SIZE_MAX;
+  *dbuf = NULL;
+  if (conn->n_large == 0 || conn->session == NULL || conn->closing || conn->preface_left > 0)
+    return NULL;
+  if (conn->frame_left == 0) {
+    *max = 9 - conn->fhdr_have;
+    return NULL;
+  }
+  *max = conn->frame_left;
+  if (conn->frame_type != NGHTTP2_DATA || (conn->frame_flags & NGHTTP2_FLAG_PADDED)) return NULL;
+  cf_call *call = nghttp2_session_get_stream_user_data(conn->session, conn->frame_stream);
+  if (call == NULL || call->loop_ended || call->conn != conn) return NULL;
+  uint64_t left = 0;
+  uint8_t *dst = cf_call_loop_direct_dest(call, &left);
+  if (dst != NULL && left > 0) {
+    if (left < *max) *max = (size_t)left;
+    *dbuf = call->asm_msg.slices[0].buf;
+    return dst;
+  }
+  if (call->large) {
+    /* Stop at the end of the prefix, or of the small message under way, so
+     * that a large message that follows can be read into place. */
+    uint64_t until = !call->msg_started ? 5 - call->pfx_have : call->msg_len - call->msg_have;
+    if (until > 0 && until < *max) *max = (size_t)until;
+  }
+  return NULL;
+}
 
 static size_t pow2_at_least(size_t n) {
   size_t p = RBUF_INITIAL;
@@ -684,7 +766,7 @@ static bool rbuf_ensure(cf_conn *conn, size_t min_space) {
   cflight_buffer_unref(conn->rbuf);
   conn->rbuf = nb;
   conn->rbuf_base = base;
-  conn->rbuf_cap = size;
+  conn->rbuf_cap = cflight_buffer_size(nb);
   conn->rbuf_reads = 0;
   return true;
 }
@@ -696,7 +778,7 @@ static bool rbuf_ensure(cf_conn *conn, size_t min_space) {
 static size_t rbuf_read_limit(cf_conn *conn) {
   size_t space = conn->rbuf_cap - conn->rbuf_used;
   cf_call *c = conn->last_call;
-  if (c != NULL && !c->loop_ended && c->msg_started) {
+  if (c != NULL && !c->loop_ended && c->msg_started && c->dmsg == NULL) {
     uint64_t need = c->msg_len - c->msg_have;
     if (need > 0 && need < space && space - need < conn->msg_guess) return (size_t)need;
   }
@@ -721,7 +803,20 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
       conn->tls_in = cf_malloc(TLS_IN_SIZE);
       conn->tls_in_cap = conn->tls_in != NULL ? TLS_IN_SIZE : 0;
     }
-    *buf = uv_buf_init((char *)conn->tls_in, (unsigned)conn->tls_in_cap);
+    /* After what OpenSSL left unread last time (normally nothing). */
+    *buf = uv_buf_init((char *)conn->tls_in + conn->tls_in_kept,
+                       (unsigned)(conn->tls_in_cap - conn->tls_in_kept));
+    return;
+  }
+  size_t cap = 0;
+  cflight_buffer *dbuf = NULL;
+  uint8_t *dst = read_plan(conn, &cap, &dbuf);
+  if (cap > UINT32_MAX) cap = UINT32_MAX;
+  if (dst != NULL) {
+    /* The kernel copies the message's bytes straight into place. */
+    conn->directed = dst;
+    conn->directed_buf = cflight_buffer_ref(dbuf);
+    *buf = uv_buf_init((char *)dst, (unsigned)cap);
     return;
   }
   if (!rbuf_ensure(conn, RBUF_MIN_SPACE)) {
@@ -729,14 +824,19 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     return;
   }
   size_t space = rbuf_read_limit(conn);
-  if (space > UINT32_MAX) space = UINT32_MAX;
+  if (space > cap) space = cap;
   *buf = uv_buf_init((char *)conn->rbuf_base + conn->rbuf_used, (unsigned)space);
 }
 
-static void feed(cf_conn *conn, const uint8_t *data, size_t len) {
+/* Gives received bytes to nghttp2. directed: they were read straight into
+ * a large message's buffer. */
+static void feed(cf_conn *conn, const uint8_t *data, size_t len, bool directed) {
   if (conn->closing || conn->session == NULL) return;
+  frames_advance(conn, data, len);
   conn->in_recv = true;
+  conn->feed_directed = directed;
   ssize_t rv = nghttp2_session_mem_recv(conn->session, data, len);
+  conn->feed_directed = false;
   conn->in_recv = false;
   if (conn->closing) return;
   if (rv < 0) {
@@ -783,8 +883,21 @@ static void on_eof_or_error(cf_conn *conn, ssize_t nread) {
   }
 }
 
+static void read_cb_inner(cf_conn *conn, ssize_t nread, const uv_buf_t *buf, bool directed);
+
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   cf_conn *conn = stream->data;
+  /* The reference on a directed read's buffer is held while its bytes are
+   * fed: the call may end, and drop the buffer, while nghttp2 has them. */
+  bool directed = conn->directed != NULL && (uint8_t *)buf->base == conn->directed;
+  cflight_buffer *dbuf = conn->directed_buf;
+  conn->directed = NULL;
+  conn->directed_buf = NULL;
+  read_cb_inner(conn, nread, buf, directed);
+  cflight_buffer_unref(dbuf);
+}
+
+static void read_cb_inner(cf_conn *conn, ssize_t nread, const uv_buf_t *buf, bool directed) {
   if (conn->closing) return;
   if (nread == UV_ENOBUFS) {
     cf_conn_close(conn, CFLIGHT_NO_MEMORY, "out of memory reading from %s", conn->desc);
@@ -803,16 +916,24 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   }
   if (conn->use_tls) {
     rbuf_note_read(conn, conn->tls_in_cap, (size_t)nread);
-    if (BIO_write(conn->rbio, p, (int)nread) != (int)nread) {
-      cf_conn_close(conn, CFLIGHT_NO_MEMORY, "out of memory reading from %s", conn->desc);
-      return;
-    }
+    /* OpenSSL reads the ciphertext from where the socket put it. */
+    conn->tls_rd = conn->tls_in;
+    conn->tls_rd_len = conn->tls_in_kept + (size_t)nread;
+    conn->tls_in_kept = 0;
     tls_pump(conn);
+    if (!conn->closing && conn->tls_rd_len > 0) {
+      memmove(conn->tls_in, conn->tls_rd, conn->tls_rd_len);
+      conn->tls_in_kept = conn->tls_rd_len;
+    }
+    conn->tls_rd = NULL;
+    conn->tls_rd_len = 0;
+  } else if (directed) {
+    feed(conn, p, (size_t)nread, true);
   } else {
     size_t offered = conn->rbuf_cap - conn->rbuf_used;
     conn->rbuf_used += (size_t)nread;
     rbuf_note_read(conn, offered, (size_t)nread);
-    feed(conn, p, (size_t)nread);
+    feed(conn, p, (size_t)nread, false);
   }
   if (!conn->closing) cf_conn_flush(conn);
 }
@@ -855,24 +976,37 @@ static void tls_pump(cf_conn *conn) {
     if (conn->closing) return;
   }
   for (;;) {
-    if (!rbuf_ensure(conn, RBUF_MIN_SPACE)) {
-      cf_conn_close(conn, CFLIGHT_NO_MEMORY, "out of memory reading from %s", conn->desc);
-      return;
+    /* The destination and limit are computed once per feed: the state they
+     * depend on changes only when what is read here is fed to nghttp2. */
+    size_t limit = 0;
+    cflight_buffer *dbuf = NULL;
+    uint8_t *dst = read_plan(conn, &limit, &dbuf);
+    bool directed = dst != NULL;
+    if (directed) {
+      /* Decrypted straight into the large message's buffer. */
+      cflight_buffer_ref(dbuf);
+    } else {
+      if (!rbuf_ensure(conn, RBUF_MIN_SPACE)) {
+        cf_conn_close(conn, CFLIGHT_NO_MEMORY, "out of memory reading from %s", conn->desc);
+        return;
+      }
+      dst = conn->rbuf_base + conn->rbuf_used;
+      size_t space = rbuf_read_limit(conn);
+      if (space < limit) limit = space;
     }
-    size_t start = conn->rbuf_used;
-    /* The limit is computed once: the message state it uses changes only
-     * when what is read here is fed to nghttp2. */
-    size_t limit = rbuf_read_limit(conn);
+    size_t got = 0;
     int last = 0;
     ERR_clear_error();
-    while (conn->rbuf_used - start < limit) {
-      size_t space = limit - (conn->rbuf_used - start);
+    while (got < limit) {
+      size_t space = limit - got;
       if (space > INT32_MAX) space = INT32_MAX;
-      last = SSL_read(conn->ssl, conn->rbuf_base + conn->rbuf_used, (int)space);
+      last = SSL_read(conn->ssl, dst + got, (int)space);
       if (last <= 0) break;
-      conn->rbuf_used += (size_t)last;
+      got += (size_t)last;
     }
-    if (conn->rbuf_used > start) feed(conn, conn->rbuf_base + start, conn->rbuf_used - start);
+    if (!directed) conn->rbuf_used += got;
+    if (got > 0) feed(conn, dst, got, directed);
+    cflight_buffer_unref(dbuf);
     if (conn->closing) return;
     if (last > 0) continue; /* the buffer filled up: more may be waiting */
     int e = SSL_get_error(conn->ssl, last);
@@ -898,19 +1032,87 @@ void cf_conn_read_start(cf_conn *conn) {
                   uv_strerror(rc));
 }
 
+/* ---- TLS through our own BIOs --------------------------------------------------------------
+ * OpenSSL reads the ciphertext straight from the bytes a socket read gave
+ * (tls_rd) and writes its records straight into the connection's output
+ * buffer (tls_out), which a write batch then takes over: no memory BIO in
+ * between, with its copies in and out and its zeroing as it grows. */
+
+static BIO_METHOD *bio_in_method, *bio_out_method;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+static int bio_create(BIO *b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+static int bio_in_read(BIO *b, char *out, int len) {
+  cf_conn *conn = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  if (conn == NULL || conn->tls_rd_len == 0 || len <= 0) {
+    /* Nothing yet: "try again", not the end of the stream. */
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  size_t n = conn->tls_rd_len < (size_t)len ? conn->tls_rd_len : (size_t)len;
+  memcpy(out, conn->tls_rd, n);
+  conn->tls_rd += n;
+  conn->tls_rd_len -= n;
+  return (int)n;
+}
+
+static int bio_out_write(BIO *b, const char *in, int len) {
+  cf_conn *conn = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  if (conn == NULL || len < 0 ||
+      cf_bytes_append(&conn->tls_out, in, (size_t)len, NULL) != CFLIGHT_OK)
+    return -1;
+  return len;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  CF_UNUSED(num);
+  CF_UNUSED(ptr);
+  cf_conn *conn = BIO_get_data(b);
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_PENDING:
+      return conn != NULL && b == conn->rbio ? (long)conn->tls_rd_len : 0;
+    default:
+      return 0;
+  }
+}
+
+static void bio_methods_init(void) {
+  bio_in_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cflight-in");
+  bio_out_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cflight-out");
+  if (bio_in_method != NULL) {
+    BIO_meth_set_create(bio_in_method, bio_create);
+    BIO_meth_set_read(bio_in_method, bio_in_read);
+    BIO_meth_set_ctrl(bio_in_method, bio_ctrl);
+  }
+  if (bio_out_method != NULL) {
+    BIO_meth_set_create(bio_out_method, bio_create);
+    BIO_meth_set_write(bio_out_method, bio_out_write);
+    BIO_meth_set_ctrl(bio_out_method, bio_ctrl);
+  }
+}
+
 int cf_conn_tls_begin(cf_conn *conn, SSL *ssl, cflight_error *err) {
   conn->use_tls = true;
   conn->ssl = ssl;
-  conn->rbio = BIO_new(BIO_s_mem());
-  conn->wbio = BIO_new(BIO_s_mem());
+  pthread_once(&bio_once, bio_methods_init);
+  conn->rbio = bio_in_method != NULL ? BIO_new(bio_in_method) : NULL;
+  conn->wbio = bio_out_method != NULL ? BIO_new(bio_out_method) : NULL;
   if (conn->rbio == NULL || conn->wbio == NULL) {
     BIO_free(conn->rbio);
     BIO_free(conn->wbio);
     conn->rbio = conn->wbio = NULL;
     return CF_NOMEM(err, "TLS buffers");
   }
-  /* An empty read BIO means "wait for more", not end of file. */
-  BIO_set_mem_eof_return(conn->rbio, -1);
+  BIO_set_data(conn->rbio, conn);
+  BIO_set_data(conn->wbio, conn);
   SSL_set_bio(ssl, conn->rbio, conn->wbio);
   conn->state = CONN_HANDSHAKING;
   cf_conn_read_start(conn);
@@ -994,6 +1196,7 @@ void cf_conn_return_window(cf_conn *conn) {
 void cf_conn_remove_call(cf_conn *conn, cf_call *call) {
   if (call->conn != conn) return;
   if (conn->last_call == call) conn->last_call = NULL;
+  cf_call_loop_drop_large(call);
   /* What the call still holds no longer counts against the connection. */
   conn->held -= call->held;
   call->held = 0;
@@ -1056,7 +1259,9 @@ static void conn_free(cf_conn *conn) {
   if (conn->session != NULL) nghttp2_session_del(conn->session);
   if (conn->ssl != NULL) SSL_free(conn->ssl); /* frees the BIOs too */
   free(conn->tls_in);
+  cf_bytes_reset(&conn->tls_out);
   cflight_buffer_unref(conn->rbuf);
+  cflight_buffer_unref(conn->directed_buf);
   if (conn->ai != NULL) uv_freeaddrinfo(conn->ai);
   cf_peer_info_unref(conn->peer);
   if (conn->is_server) {

@@ -83,6 +83,9 @@ struct cf_loop {
   atomic_int refs; /* the owner, plus one per call that points here */
   uv_loop_t uv;
   uv_async_t wake;
+  uv_check_t check;  /* after each iteration's I/O: wakes the readers in sig_head */
+  cf_call *sig_head; /* [loop] calls whose users have news (messages, headers, status) */
+  bool check_closed; /* [loop] the check handle is closing: signal at once */
   pthread_t thread;
   bool thread_started; /* [const] */
   pthread_mutex_t mu;
@@ -115,12 +118,31 @@ void cf_loop_ref(cf_loop *loop);
 /* Drops a reference; the last one frees the loop (after it stopped). */
 void cf_loop_unref(cf_loop *loop);
 bool cf_on_loop_thread(const cf_loop *loop);
+/* Wakes the call's user thread (loop thread only): at once for the first
+ * news of the call in this loop iteration, then once more at its end if
+ * more came. The state the user waits on must already be set under
+ * loop->mu. */
+void cf_loop_signal_later(cf_loop *loop, cf_call *call);
 
-/* Read buffers: large ones are recycled through a small process-wide pool
- * so that the page faults of fresh memory are paid once. */
+/* Read buffers and large messages' buffers (64-byte aligned): those of 64
+ * KiB and up are recycled through a small process-wide pool so that the
+ * page faults of fresh memory are paid once. The buffer may be larger than
+ * asked (its size is rounded up to a size class). */
 cflight_buffer *cf_rbuf_new(size_t size);
 
+/* Process-wide counters of the receive path (atomic). */
+void cf_recv_stats_add(uint64_t large_msgs, uint64_t direct_bytes, uint64_t copied_bytes);
+
 /* ---- calls ------------------------------------------------------------------------ */
+
+/* Received messages of at least this many bytes get a buffer of their own
+ * (see cf_call.dmsg). */
+#define CF_LARGE_MSG_MIN ((uint32_t)64 << 10)
+/* A connection reserves at most this much for the large messages under
+ * way on its streams (one of any size fits): beyond, they are received as
+ * slices of the read buffers. It is address space more than memory: pages
+ * are touched as bytes arrive, as many as the windows let in. */
+#define CF_LARGE_RESERVE_MAX ((uint64_t)4 << 30)
 
 /* An outgoing message queued on a call. */
 struct cf_out_entry {
@@ -183,9 +205,14 @@ struct cf_call {
   unsigned pending;
   bool in_pending;
   cf_call *pending_next;
+  cf_call *sig_next;               /* [loop] in loop->sig_head */
+  bool sig_queued;                 /* [loop] */
+  bool sig_more;                   /* [loop] more news since its user was woken */
+  uint64_t unsignaled_bytes;       /* [loop] of messages queued since the reader was last woken */
   cf_out_entry *in_head, *in_tail; /* queued by the user, not yet taken by the loop */
   int64_t queued_bytes;            /* entries not yet written (backpressure) */
   int64_t queued_msgs;
+  int send_waiters; /* threads blocked in cf_call_send (backpressure) */
   bool send_closed; /* the user closed the send side */
   cf_recv_msg *rq_head, *rq_tail;
   bool recv_eof;         /* peer ended its messages */
@@ -236,6 +263,14 @@ struct cf_call {
   uint64_t owed_msgs;         /* complete messages the user has not taken */
   uint64_t stream_unconsumed; /* received bytes not yet returned to the stream window */
   uint64_t held;              /* received bytes the user has not taken (in conn->held) */
+  /* A large message (CF_LARGE_MSG_MIN and up) is received into a buffer of
+   * its own, asm_msg's only slice, placed so that the message ends 64-byte
+   * aligned; the connection reads its bytes straight into place when it
+   * can (see conn.c). */
+  uint8_t *dmsg;      /* where the message's first byte goes; NULL: none under way */
+  uint64_t dreserved; /* the message's size, counted in conn->dreserved until complete */
+  bool large;         /* a recent message was large: expect another (see conn.c) */
+  unsigned small_run; /* small messages since the last large one */
   /* headers being received */
   cf_metadata hdr_block;
   size_t hdr_block_size;
@@ -266,6 +301,11 @@ void cf_call_unref(cf_call *call);
 /* [loop] side of calls (call.c) */
 void cf_call_loop_abandon_sends(cf_call *call);
 void cf_call_loop_release(cf_call *call);
+/* Where the next bytes of the call's large message go and how many are
+ * still to come; NULL when no large message is under way. */
+uint8_t *cf_call_loop_direct_dest(const cf_call *call, uint64_t *left);
+/* Forgets the call's large-message state (the call leaves its connection). */
+void cf_call_loop_drop_large(cf_call *call);
 int cf_call_loop_data_chunk(cf_call *call, cflight_buffer *buf, const uint8_t *data, size_t len);
 int cf_call_loop_end_of_messages(cf_call *call);
 void cf_call_loop_consume(cf_call *call, uint64_t bytes, uint64_t msgs, uint64_t held);
@@ -348,8 +388,12 @@ struct cf_conn {
   SSL *ssl;
   BIO *rbio, *wbio;
   bool tls_done;
-  uint8_t *tls_in;
+  uint8_t *tls_in; /* ciphertext as read from the socket */
   size_t tls_in_cap;
+  size_t tls_in_kept;    /* bytes at its start OpenSSL has not read yet */
+  const uint8_t *tls_rd; /* what OpenSSL reads next (our read BIO) */
+  size_t tls_rd_len;
+  cf_bytes tls_out; /* records OpenSSL wrote (our write BIO), not yet sent */
 
   /* read side */
   cflight_buffer *rbuf;
@@ -360,6 +404,20 @@ struct cf_conn {
   uint64_t held;          /* received bytes the calls' users have not taken */
   cf_call *last_call;     /* the call the last DATA chunk was for */
   uint64_t msg_guess;     /* bytes the next message will likely need (the last one\'s) */
+  /* HTTP/2 frame boundaries in the bytes given to nghttp2, tracked so that
+   * the bytes of a large message can be read straight into its buffer. */
+  uint32_t preface_left;        /* server: bytes of the client's connection preface to come */
+  uint8_t fhdr[9];              /* the frame header being read */
+  unsigned fhdr_have;           /* ... its bytes seen so far */
+  uint32_t frame_left;          /* payload bytes of the current frame still to come */
+  uint8_t frame_type;           /* of the current frame */
+  uint8_t frame_flags;          /* of the current frame */
+  int32_t frame_stream;         /* of the current frame */
+  unsigned n_large;             /* calls whose `large` is set */
+  uint64_t dreserved;           /* sizes of the large messages being received */
+  uint8_t *directed;            /* the destination of the read in progress, when directed */
+  cflight_buffer *directed_buf; /* a reference to its buffer during the read */
+  bool feed_directed;           /* the bytes nghttp2 is given were read that way */
   bool got_bytes;
   bool first_bytes_tls; /* the first bytes from the peer looked like TLS */
   bool settings_received;

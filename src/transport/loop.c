@@ -1,6 +1,7 @@
 /* The loop thread of a channel or server: a libuv loop, a task queue and a
  * list of calls with work pending, both fed by user threads under loop->mu
- * and drained when uv_async wakes the loop. Also the pool of read buffers. */
+ * and drained when uv_async wakes the loop; user threads woken once per
+ * loop iteration. Also the pool of read buffers and the receive counters. */
 #include <signal.h>
 #include <stdio.h>
 
@@ -38,6 +39,54 @@ static void on_wake(uv_async_t *a) {
     }
     tasks = next;
   }
+}
+
+/* A user thread is woken at the first news of its call in a loop
+ * iteration (so that its wake-up overlaps with the rest of the iteration),
+ * then once more at the end of the iteration if more news came: not at
+ * every message, header block and status, which would make a reader that
+ * keeps up sleep and wake once per message. */
+static void signal_now(cf_loop *loop, cf_call *call) {
+  pthread_mutex_lock(&loop->mu);
+  cf_call_signal_locked(call);
+  pthread_mutex_unlock(&loop->mu);
+}
+
+static void flush_signals(cf_loop *loop) {
+  cf_call *c = loop->sig_head;
+  loop->sig_head = NULL;
+  while (c != NULL) {
+    cf_call *next = c->sig_next;
+    c->sig_next = NULL;
+    c->sig_queued = false;
+    c->unsignaled_bytes = 0;
+    if (c->sig_more) signal_now(loop, c);
+    c->sig_more = false;
+    cf_call_unref(c);
+    c = next;
+  }
+}
+
+static void on_check(uv_check_t *h) {
+  flush_signals(h->data);
+}
+
+void cf_loop_signal_later(cf_loop *loop, cf_call *call) {
+  if (loop->check_closed) {
+    /* The loop is stopping: no iteration end to wait for. */
+    signal_now(loop, call);
+    return;
+  }
+  if (call->sig_queued) {
+    call->sig_more = true;
+    return;
+  }
+  call->sig_queued = true;
+  call->sig_more = false;
+  cf_call_ref(call);
+  call->sig_next = loop->sig_head;
+  loop->sig_head = call;
+  signal_now(loop, call);
 }
 
 /* The loop whose thread this is, if any. */
@@ -85,6 +134,9 @@ int cf_loop_start(cf_loop *loop, void (*process_call)(cf_call *), cflight_error 
     return cflight_error_set(err, CFLIGHT_INTERNAL, "uv_loop_init failed: %s", uv_strerror(rc));
   uv_async_init(&loop->uv, &loop->wake, on_wake);
   loop->wake.data = loop;
+  uv_check_init(&loop->uv, &loop->check);
+  loop->check.data = loop;
+  uv_check_start(&loop->check, on_check);
   /* The loop thread does all the socket writes: with SIGPIPE blocked there,
    * a write to a closed peer fails with EPIPE instead of killing the
    * process, without touching the application's signal handlers. */
@@ -96,6 +148,7 @@ int cf_loop_start(cf_loop *loop, void (*process_call)(cf_call *), cflight_error 
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc != 0) {
     uv_close((uv_handle_t *)&loop->wake, NULL);
+    uv_close((uv_handle_t *)&loop->check, NULL);
     uv_run(&loop->uv, UV_RUN_DEFAULT);
     uv_loop_close(&loop->uv);
     return cflight_error_set(err, CFLIGHT_INTERNAL, "cannot start the loop thread: %s",
@@ -194,6 +247,9 @@ void cf_loop_close_wake(cf_loop *loop) {
   loop->wake_closed = true;
   pthread_mutex_unlock(&loop->mu);
   uv_close((uv_handle_t *)&loop->wake, NULL);
+  flush_signals(loop);
+  loop->check_closed = true;
+  uv_close((uv_handle_t *)&loop->check, NULL);
 }
 
 void cf_loop_ref(cf_loop *loop) {
@@ -210,27 +266,52 @@ void cf_loop_unref(cf_loop *loop) {
 
 /* ---- read buffer pool ------------------------------------------------------------ */
 
-/* Buffers of 1 MiB and more are kept for reuse, up to this many bytes. */
-#define POOL_MIN_SIZE ((size_t)1 << 20)
+/* Buffers of 64 KiB and more are kept for reuse, up to this many bytes.
+ * Their sizes are rounded up to classes (eight per power of two), so that
+ * messages of about the same size reuse each other's buffers. */
+#define POOL_MIN_SIZE ((size_t)64 << 10)
 #define POOL_MAX_BYTES ((size_t)64 << 20)
 
 typedef struct pool_block {
   struct pool_block *next;
-  size_t size;
 } pool_block;
 
+/* Free buffers by size class: POOL_MIN_SIZE << k + j * (POOL_MIN_SIZE << k) / 8
+ * is class 8k + j (the largest pooled class, POOL_MAX_BYTES, is class 80). */
+#define POOL_CLASSES 96
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static pool_block *pool_head;
+static pool_block *pool_free[POOL_CLASSES];
 static size_t pool_bytes;
+
+/* The size class of a buffer of `size` bytes (64 KiB and up): rounded up to
+ * an eighth of the power of two below it. */
+static size_t size_class(size_t size) {
+  size_t p = POOL_MIN_SIZE;
+  while (p <= size / 2)
+    p *= 2;
+  size_t step = p / 8;
+  if (size > SIZE_MAX - step) return size;
+  return (size + step - 1) / step * step;
+}
+
+static int class_index(size_t class_size) {
+  size_t p = POOL_MIN_SIZE;
+  int k = 0;
+  while (p <= class_size / 2) {
+    p *= 2;
+    k++;
+  }
+  return k * 8 + (int)((class_size - p) / (p / 8));
+}
 
 static void pool_put(void *ctx, void *data) {
   size_t size = (size_t)(uintptr_t)ctx;
+  int i = class_index(size);
   pthread_mutex_lock(&pool_mu);
-  if (pool_bytes + size <= POOL_MAX_BYTES) {
+  if (i < POOL_CLASSES && pool_bytes + size <= POOL_MAX_BYTES) {
     pool_block *b = data;
-    b->size = size;
-    b->next = pool_head;
-    pool_head = b;
+    b->next = pool_free[i];
+    pool_free[i] = b;
     pool_bytes += size;
     data = NULL;
   }
@@ -240,20 +321,39 @@ static void pool_put(void *ctx, void *data) {
 
 cflight_buffer *cf_rbuf_new(size_t size) {
   if (size < POOL_MIN_SIZE) return cflight_buffer_new(size);
+  size = size_class(size);
   void *mem = NULL;
-  pthread_mutex_lock(&pool_mu);
-  for (pool_block **p = &pool_head; *p != NULL; p = &(*p)->next) {
-    if ((*p)->size == size) {
-      mem = *p;
-      *p = (*p)->next;
+  if (size <= POOL_MAX_BYTES) {
+    int i = class_index(size);
+    pthread_mutex_lock(&pool_mu);
+    if (i < POOL_CLASSES && pool_free[i] != NULL) {
+      mem = pool_free[i];
+      pool_free[i] = pool_free[i]->next;
       pool_bytes -= size;
-      break;
     }
+    pthread_mutex_unlock(&pool_mu);
   }
-  pthread_mutex_unlock(&pool_mu);
   if (mem == NULL) mem = cf_aligned_alloc(size);
   if (mem == NULL) return NULL;
   cflight_buffer *buf = cflight_buffer_wrap(mem, size, pool_put, (void *)(uintptr_t)size);
   if (buf == NULL) cf_aligned_free(mem);
   return buf;
+}
+
+/* ---- receive counters ------------------------------------------------------------ */
+
+static atomic_uint_fast64_t stat_large_msgs, stat_direct_bytes, stat_copied_bytes;
+
+void cf_recv_stats_add(uint64_t large_msgs, uint64_t direct_bytes, uint64_t copied_bytes) {
+  if (large_msgs > 0) atomic_fetch_add_explicit(&stat_large_msgs, large_msgs, memory_order_relaxed);
+  if (direct_bytes > 0)
+    atomic_fetch_add_explicit(&stat_direct_bytes, direct_bytes, memory_order_relaxed);
+  if (copied_bytes > 0)
+    atomic_fetch_add_explicit(&stat_copied_bytes, copied_bytes, memory_order_relaxed);
+}
+
+void cf_recv_stats_get(cf_recv_stats *out) {
+  out->large_msgs = atomic_load(&stat_large_msgs);
+  out->direct_bytes = atomic_load(&stat_direct_bytes);
+  out->copied_bytes = atomic_load(&stat_copied_bytes);
 }

@@ -71,9 +71,14 @@ void cf_metadata_reset(cf_metadata *md);
  * A received gRPC message (the bytes after the 5-byte prefix) as slices of
  * the transport's read buffers, in order: no copy is made on the way in. A
  * message that lies inside one read buffer and one DATA frame is one slice
- * (adjacent pieces coalesce). Exception: a message of at most 512 bytes is
+ * (adjacent pieces coalesce). Exceptions: a message of at most 512 bytes is
  * copied into a buffer of its own, so that keeping it does not pin a large
- * read buffer. The slices may be used from any thread. */
+ * read buffer; a message of 64 KiB and more is received into a buffer of
+ * its own, as one slice that ends at a 64-byte-aligned address (so that a
+ * trailing field whose length is a multiple of 8, such as FlightData's
+ * data_body, starts 8-byte aligned), its bytes read by the kernel (or TLS)
+ * straight into place whenever the HTTP/2 framing allows and copied there
+ * once otherwise. The slices may be used from any thread. */
 
 typedef struct cf_slice {
   cflight_buffer *buf; /* a reference owned by the message */
@@ -105,6 +110,16 @@ typedef struct cf_out_msg {
   void (*done)(void *ctx);
   void *ctx;
 } cf_out_msg;
+
+/* What the receive path did with large messages since the process
+ * started, all connections together (for tests and benchmarks). */
+typedef struct cf_recv_stats {
+  uint64_t large_msgs;   /* messages received into a buffer of their own */
+  uint64_t direct_bytes; /* their bytes read straight into place */
+  uint64_t copied_bytes; /* their bytes copied into place from a read buffer */
+} cf_recv_stats;
+
+void cf_recv_stats_get(cf_recv_stats *out);
 
 /* ---- Status ----------------------------------------------------------------- */
 
@@ -196,8 +211,10 @@ typedef struct cf_call cf_call;
 /* Sends one message. Blocks while the call already has send_queue_messages
  * or send_queue_bytes queued and not yet written (backpressure; a single
  * message always fits), until the queue is half empty. out->done is called
- * in every case, also on failure. end_stream half-closes after it (client;
- * ignored on the server, which ends with cf_call_respond). Fails with the
+ * in every case, also on failure. end_stream half-closes after it on the
+ * client; on the server it says that cf_call_respond comes next (a unary
+ * response): the message then waits for the status, so that response
+ * headers, message and trailers leave in one write. Fails with the
  * call's status once it ended (CANCELLED, DEADLINE_EXCEEDED, the server's
  * error...); FAILED_PRECONDITION after the send side was closed (or, on the
  * server, after cf_call_respond); RESOURCE_EXHAUSTED for a message above 4
