@@ -135,7 +135,9 @@ CFLIGHT_API int cflight_stream_writer_write_metadata(cflight_stream_writer *w, c
 CFLIGHT_API int cflight_stream_writer_done_writing(cflight_stream_writer *w, cflight_error *err);
 
 /* Client: finishes writing (if not done), waits for the server to end the
- * call and returns the call's status. Server: finishes writing. */
+ * call and returns the call's status; PutResults not read by then are
+ * dropped, so read them (cflight_metadata_reader_read) first if they
+ * matter. Server: finishes writing. */
 CFLIGHT_API int cflight_stream_writer_close(cflight_stream_writer *w, cflight_error *err);
 
 /* Frees the writer; a client call not closed is cancelled. */
@@ -281,7 +283,8 @@ typedef struct cflight_client_middleware_callbacks {
 CFLIGHT_API cflight_client_middleware_factory *cflight_client_middleware_factory_new(
     const cflight_client_middleware_callbacks *callbacks, void *factory_ctx);
 /* The built-in cookie middleware: keeps cookies from set-cookie responses
- * (honouring Max-Age/Expires) and sends them back on later calls. */
+ * (honouring Max-Age/Expires, capped at 400 days) and sends them back on
+ * later calls; at most 64 cookies of at most 4 KiB each. */
 CFLIGHT_API cflight_client_middleware_factory *cflight_client_cookie_middleware_new(void);
 CFLIGHT_API void cflight_client_middleware_factory_free(cflight_client_middleware_factory *f);
 

@@ -168,7 +168,9 @@ CFLIGHT_API cflight_server_auth_handler *cflight_server_auth_handler_new(
     const cflight_server_auth_callbacks *callbacks, void *ctx);
 
 /* Ready-made: BasicAuth handshakes checked by check(ctx, user, password),
- * which returns true to accept; tokens are random and kept in memory. */
+ * which returns true to accept. Tokens carry the identity signed with
+ * HMAC-SHA256 under a random key of this handler: nothing is stored per
+ * login, and tokens stay valid for the handler's life. */
 typedef bool (*cflight_password_check_fn)(void *ctx, const char *username, const char *password);
 CFLIGHT_API cflight_server_auth_handler *cflight_server_auth_handler_new_basic(
     cflight_password_check_fn check, void *ctx);

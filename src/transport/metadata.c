@@ -103,6 +103,15 @@ void cf_status_reset(cf_status *st) {
 
 /* ---- header lists for nghttp2 ----------------------------------------------------- */
 
+static bool is_sensitive(const char *name, size_t len) {
+  static const char *const names[] = {"authorization", "proxy-authorization", "auth-token-bin",
+                                      "cookie", "set-cookie"};
+  for (size_t i = 0; i < CF_ARRAY_SIZE(names); i++) {
+    if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0) return true;
+  }
+  return false;
+}
+
 static int nv_push(cf_nvbuf *b, const char *name, size_t namelen, const void *value,
                    size_t value_len, cflight_error *err) {
   if (b->n == b->cap) {
@@ -117,7 +126,9 @@ static int nv_push(cf_nvbuf *b, const char *name, size_t namelen, const void *va
   nv->namelen = namelen;
   nv->value = (uint8_t *)(value != NULL ? value : "");
   nv->valuelen = value_len;
-  nv->flags = NGHTTP2_NV_FLAG_NONE;
+  /* Credentials stay out of HPACK's dynamic table, so that compression
+   * cannot be used to guess them (RFC 7541 7.1). */
+  nv->flags = is_sensitive(name, namelen) ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE;
   return CFLIGHT_OK;
 }
 

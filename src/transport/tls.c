@@ -102,6 +102,12 @@ static SSL_CTX *ctx_new(const SSL_METHOD *method) {
    * (RFC 9113 9.2). */
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  /* TLS 1.2 suites limited to ephemeral key exchange with AEAD ciphers: RFC
+   * 9113 9.2.2 blocks the rest for HTTP/2. (TLS 1.3 suites are all AEAD.) */
+  if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20") != 1) {
+    SSL_CTX_free(ctx);
+    return NULL;
+  }
   SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   return ctx;
 }
@@ -298,9 +304,8 @@ void cf_tls_describe_error(SSL *ssl, int ssl_err, char *out, size_t out_len) {
   ssl_errors(detail, sizeof(detail));
   long vr = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
   if (vr != X509_V_OK) {
-    snprintf(out, out_len, "certificate verify failed: %s%s%s", X509_verify_cert_error_string(vr),
-             detail[0] ? " (" : "", detail[0] ? detail : "");
-    if (detail[0]) strncat(out, ")", out_len - strlen(out) - 1);
+    /* OpenSSL's own error text only repeats "certificate verify failed". */
+    snprintf(out, out_len, "certificate verify failed: %s", X509_verify_cert_error_string(vr));
   } else if (detail[0]) {
     snprintf(out, out_len, "%s", detail);
   } else if (ssl_err == SSL_ERROR_SYSCALL || ssl_err == SSL_ERROR_ZERO_RETURN) {

@@ -565,6 +565,20 @@ def flight_certs(env):
         ('cert1', 'cert1.pem'), ('key1', 'cert1.key'))}
 
 
+def check_tls12_suites(port):
+    """HTTP/2 forbids TLS 1.2 suites without forward secrecy and AEAD (RFC 9113
+    9.2.2): the server must refuse them and accept an ECDHE + AES-GCM suite."""
+    if shutil.which('openssl') is None:
+        return
+    for suite, ok in (('AES128-SHA', False), ('ECDHE-RSA-AES128-SHA', False),
+                      ('ECDHE-RSA-AES128-GCM-SHA256', True)):
+        p = subprocess.run(['openssl', 's_client', '-connect', '127.0.0.1:%d' % port,
+                            '-tls1_2', '-cipher', suite, '-alpn', 'h2'],
+                           input=b'', capture_output=True, timeout=20)
+        agreed = b'Cipher is ' + suite.encode() in p.stdout
+        check(agreed == ok, 'TLS 1.2 suite %s %s' % (suite, 'refused' if ok else 'accepted'))
+
+
 def test_tls(env):
     """TLS, mutual TLS, and the client's TLS flags."""
     c = flight_certs(env)
@@ -581,6 +595,7 @@ def test_tls(env):
     env.run('list', uri, '--insecure')
     env.run('list', s.uri, '--tls-ca', c['ca'], '--tls-override-hostname', 'localhost')
     p = env.run('list', 'grpc://localhost:%d' % s.port, expect=1)
+    check_tls12_suites(s.port)
     s.stop()
     # Mutual TLS: a client certificate signed by the CA is required.
     s = env.serve(env.path('data'), '--tls-cert', c['cert0'], '--tls-key', c['key0'],
