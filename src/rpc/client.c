@@ -509,6 +509,28 @@ static void iter_reset(msg_iter *it) {
   cflight_error_reset(&it->error);
 }
 
+/* Allocates an iterator struct of `size` bytes whose first member is a
+ * msg_iter and starts its call; *out is NULL on failure. */
+static int iter_open(cflight_client *c, cf_method m, const cflight_call_options *opts,
+                     const void *req, const ProtobufCMessageDescriptor *desc, size_t size,
+                     void **out, cflight_error *err) {
+  msg_iter *it = calloc(1, size);
+  if (it == NULL) return CF_NOMEM(err, "iterator");
+  int rc = stream_call(c, m, opts, req, desc, it, err);
+  if (rc != CFLIGHT_OK) {
+    free(it);
+    return rc;
+  }
+  *out = it;
+  return CFLIGHT_OK;
+}
+
+static void iter_free(msg_iter *it) {
+  if (it == NULL) return;
+  iter_reset(it);
+  free(it);
+}
+
 int cflight_client_list_flights(cflight_client *c, const void *criteria, size_t criteria_size,
                                 const cflight_call_options *opts, cflight_info_iter **out,
                                 cflight_error *err) {
@@ -517,17 +539,11 @@ int cflight_client_list_flights(cflight_client *c, const void *criteria, size_t 
   *out = NULL;
   cflight_criteria *cr = NULL;
   CF_RETURN_NOT_OK(cflight_criteria_new(criteria, criteria != NULL ? criteria_size : 0, &cr, err));
-  cflight_info_iter *it = calloc(1, sizeof(*it));
-  int rc = it != NULL ? stream_call(c, CF_M_LIST_FLIGHTS, opts, cr,
-                                    &arrow__flight__protocol__flight_info__descriptor, &it->it, err)
-                      : CF_NOMEM(err, "iterator");
+  int rc =
+      iter_open(c, CF_M_LIST_FLIGHTS, opts, cr, &arrow__flight__protocol__flight_info__descriptor,
+                sizeof(**out), (void **)out, err);
   cflight_criteria_free(cr);
-  if (rc != CFLIGHT_OK) {
-    free(it);
-    return rc;
-  }
-  *out = it;
-  return CFLIGHT_OK;
+  return rc;
 }
 
 int cflight_info_iter_next(cflight_info_iter *it, cflight_flight_info **out, cflight_error *err) {
@@ -537,9 +553,7 @@ int cflight_info_iter_next(cflight_info_iter *it, cflight_flight_info **out, cfl
 }
 
 void cflight_info_iter_free(cflight_info_iter *it) {
-  if (it == NULL) return;
-  iter_reset(&it->it);
-  free(it);
+  iter_free(it != NULL ? &it->it : NULL);
 }
 
 int cflight_client_do_action(cflight_client *c, const cflight_action *action,
@@ -548,16 +562,8 @@ int cflight_client_do_action(cflight_client *c, const cflight_action *action,
   if (out == NULL || action == NULL)
     return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "DoAction: NULL argument");
   *out = NULL;
-  cflight_result_iter *it = calloc(1, sizeof(*it));
-  if (it == NULL) return CF_NOMEM(err, "iterator");
-  int rc = stream_call(c, CF_M_DO_ACTION, opts, action,
-                       &arrow__flight__protocol__result__descriptor, &it->it, err);
-  if (rc != CFLIGHT_OK) {
-    free(it);
-    return rc;
-  }
-  *out = it;
-  return CFLIGHT_OK;
+  return iter_open(c, CF_M_DO_ACTION, opts, action, &arrow__flight__protocol__result__descriptor,
+                   sizeof(**out), (void **)out, err);
 }
 
 int cflight_result_iter_next(cflight_result_iter *it, cflight_result **out, cflight_error *err) {
@@ -567,9 +573,7 @@ int cflight_result_iter_next(cflight_result_iter *it, cflight_result **out, cfli
 }
 
 void cflight_result_iter_free(cflight_result_iter *it) {
-  if (it == NULL) return;
-  iter_reset(&it->it);
-  free(it);
+  iter_free(it != NULL ? &it->it : NULL);
 }
 
 int cflight_client_list_actions(cflight_client *c, const cflight_call_options *opts,
@@ -577,20 +581,14 @@ int cflight_client_list_actions(cflight_client *c, const cflight_call_options *o
   if (out == NULL)
     return cflight_error_set(err, CFLIGHT_INVALID_ARGUMENT, "ListActions: NULL output");
   *out = NULL;
-  cflight_action_type_iter *it = calloc(1, sizeof(*it));
-  if (it == NULL) return CF_NOMEM(err, "iterator");
   ProtobufCMessage *empty = NULL;
   int rc = cf_pb_new(&arrow__flight__protocol__empty__descriptor, &empty, err);
   if (rc == CFLIGHT_OK)
-    rc = stream_call(c, CF_M_LIST_ACTIONS, opts, empty,
-                     &arrow__flight__protocol__action_type__descriptor, &it->it, err);
+    rc = iter_open(c, CF_M_LIST_ACTIONS, opts, empty,
+                   &arrow__flight__protocol__action_type__descriptor, sizeof(**out), (void **)out,
+                   err);
   cf_pb_free(empty);
-  if (rc != CFLIGHT_OK) {
-    free(it);
-    return rc;
-  }
-  *out = it;
-  return CFLIGHT_OK;
+  return rc;
 }
 
 int cflight_action_type_iter_next(cflight_action_type_iter *it, cflight_action_type **out,
@@ -601,9 +599,7 @@ int cflight_action_type_iter_next(cflight_action_type_iter *it, cflight_action_t
 }
 
 void cflight_action_type_iter_free(cflight_action_type_iter *it) {
-  if (it == NULL) return;
-  iter_reset(&it->it);
-  free(it);
+  iter_free(it != NULL ? &it->it : NULL);
 }
 
 /* ---- Data streams ---------------------------------------------------------------------------- */
