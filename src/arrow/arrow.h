@@ -135,6 +135,28 @@ void cf_array_release(struct ArrowArray *a);
 int cf_array_nbytes(const struct ArrowSchema *schema, const struct ArrowArray *array,
                     int64_t *total, cflight_error *err);
 
+/* Run-end encoded arrays: the run end at physical index j of the run-ends
+ * child re, whose values are w (2, 4 or 8) bytes wide. */
+static inline int64_t cf_ree_run_end(const struct ArrowArray *re, int w, int64_t j) {
+  const void *p = re->buffers[1];
+  j += re->offset;
+  if (w == 2) return ((const int16_t *)p)[j];
+  return w == 4 ? (int64_t)((const int32_t *)p)[j] : ((const int64_t *)p)[j];
+}
+
+/* The first physical index in [0, n) of re whose run end is > pos (n if none). */
+static inline int64_t cf_ree_find_run(const struct ArrowArray *re, int w, int64_t n, int64_t pos) {
+  int64_t lo = 0, hi = n;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (cf_ree_run_end(re, w, mid) > pos)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
 /* ---- Shared arrays --------------------------------------------------------
  * The C Data Interface has no reference count: an ArrowArray has exactly one
  * owner. A shared array takes over one ArrowArray and hands out any number of

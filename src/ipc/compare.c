@@ -220,32 +220,13 @@ static bool list_range(const cf_field *f, const struct ArrowArray *a, int64_t i,
          *len <= a->children[0]->length - *start;
 }
 
-static int64_t run_end_at(const struct ArrowArray *re, int w, int64_t j) {
-  const void *p = re->buffers[1];
-  j += re->offset;
-  if (w == 2) return ((const int16_t *)p)[j];
-  return w == 4 ? (int64_t)((const int32_t *)p)[j] : ((const int64_t *)p)[j];
-}
-
-static int64_t find_run(const struct ArrowArray *re, int w, int64_t pos) {
-  int64_t lo = 0, hi = re->length;
-  while (lo < hi) {
-    int64_t mid = lo + (hi - lo) / 2;
-    if (run_end_at(re, w, mid) > pos)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return lo;
-}
-
 static int cmp_ree(cctx *c, const cf_field *f, const struct ArrowArray *a, int64_t as,
                    const struct ArrowArray *b, int64_t bs, int64_t n, const char *path, int depth) {
   const struct ArrowArray *ra = a->children[0], *rb = b->children[0];
   const struct ArrowArray *va = a->children[1], *vb = b->children[1];
   int w = f->children[0].type.bit_width / 8;
   int64_t la = a->offset + as, lb = b->offset + bs; /* logical positions */
-  int64_t pa = find_run(ra, w, la), pb = find_run(rb, w, lb);
+  int64_t pa = cf_ree_find_run(ra, w, ra->length, la), pb = cf_ree_find_run(rb, w, rb->length, lb);
   int64_t done = 0;
   char sub[PATH_SIZE];
   snprintf(sub, sizeof(sub), "%s (run-end encoded values)", path);
@@ -253,7 +234,8 @@ static int cmp_ree(cctx *c, const cf_field *f, const struct ArrowArray *a, int64
     if (pa >= ra->length || pb >= rb->length || pa >= va->length || pb >= vb->length) {
       return cfail(c, path, "row %lld: runs end before the array does", (long long)(as + done));
     }
-    int64_t ea = run_end_at(ra, w, pa) - (la + done), eb = run_end_at(rb, w, pb) - (lb + done);
+    int64_t ea = cf_ree_run_end(ra, w, pa) - (la + done),
+            eb = cf_ree_run_end(rb, w, pb) - (lb + done);
     int64_t step = ea < eb ? ea : eb;
     if (step <= 0) return cfail(c, path, "run ends are not increasing");
     if (step > n - done) step = n - done;

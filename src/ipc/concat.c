@@ -92,25 +92,6 @@ static int concat_offsets(cctx *c, const cf_field *f, const range *r, int64_t n,
   return CFLIGHT_OK;
 }
 
-static int64_t run_end_at(const struct ArrowArray *re, int w, int64_t j) {
-  const void *p = re->buffers[1];
-  j += re->offset;
-  if (w == 2) return ((const int16_t *)p)[j];
-  return w == 4 ? (int64_t)((const int32_t *)p)[j] : ((const int64_t *)p)[j];
-}
-
-static int64_t find_run(const struct ArrowArray *re, int w, int64_t n, int64_t pos) {
-  int64_t lo = 0, hi = n;
-  while (lo < hi) {
-    int64_t mid = lo + (hi - lo) / 2;
-    if (run_end_at(re, w, mid) > pos)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return lo;
-}
-
 static int concat_ree(cctx *c, const cf_field *f, const range *r, int64_t n, int64_t total,
                       struct ArrowArray *out, int depth) {
   int w = f->children[0].type.bit_width / 8;
@@ -124,8 +105,8 @@ static int concat_ree(cctx *c, const cf_field *f, const range *r, int64_t n, int
     const struct ArrowArray *re = r[i].a->children[0], *values = r[i].a->children[1];
     vr[i].a = values;
     if (r[i].len == 0) continue;
-    p0[i] = find_run(re, w, re->length, r[i].start);
-    int64_t last = find_run(re, w, re->length, r[i].start + r[i].len - 1);
+    p0[i] = cf_ree_find_run(re, w, re->length, r[i].start);
+    int64_t last = cf_ree_find_run(re, w, re->length, r[i].start + r[i].len - 1);
     if (last < p0[i] || last >= re->length || last >= values->length) {
       rc = cflight_error_set(c->err, CFLIGHT_INVALID_DATA,
                              "concatenate: run ends of field '%s' are not increasing",
@@ -148,7 +129,7 @@ static int concat_ree(cctx *c, const cf_field *f, const range *r, int64_t n, int
     for (int64_t i = 0; i < n && rc == CFLIGHT_OK; i++) {
       const struct ArrowArray *re = r[i].a->children[0];
       for (int64_t j = 0; j < np[i]; j++) {
-        int64_t v = run_end_at(re, w, p0[i] + j) - r[i].start;
+        int64_t v = cf_ree_run_end(re, w, p0[i] + j) - r[i].start;
         if (v > r[i].len) v = r[i].len;
         v += base;
         if (w == 2)

@@ -229,26 +229,6 @@ static int encode_whole(cf_enc *e, const cf_field *f, const struct ArrowArray *c
   return encode_field(e, f, c, c->offset, c->length, depth, err);
 }
 
-static int64_t run_end_at(const struct ArrowArray *re, int w, int64_t j) {
-  const void *p = re->buffers[1];
-  j += re->offset;
-  if (w == 2) return ((const int16_t *)p)[j];
-  return w == 4 ? (int64_t)((const int32_t *)p)[j] : ((const int64_t *)p)[j];
-}
-
-/* First physical index in [0, n) whose run end is > pos (n if none). */
-static int64_t find_run(const struct ArrowArray *re, int w, int64_t n, int64_t pos) {
-  int64_t lo = 0, hi = n;
-  while (lo < hi) {
-    int64_t mid = lo + (hi - lo) / 2;
-    if (run_end_at(re, w, mid) > pos)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return lo;
-}
-
 static int encode_ree(cf_enc *e, const cf_field *f, const struct ArrowArray *a, int64_t start,
                       int64_t len, int depth, cflight_error *err) {
   const struct ArrowArray *re = a->children[0], *values = a->children[1];
@@ -259,12 +239,12 @@ static int encode_ree(cf_enc *e, const cf_field *f, const struct ArrowArray *a, 
   if (len > 0) {
     int64_t runs = re->length;
     if (re->n_buffers != 2 || re->buffers[1] == NULL || runs <= 0 ||
-        run_end_at(re, w, runs - 1) < start + len) {
+        cf_ree_run_end(re, w, runs - 1) < start + len) {
       return bad_array(err, f, "run ends do not cover the range [%lld, +%lld)", (long long)start,
                        (long long)len);
     }
-    p0 = find_run(re, w, runs, start);
-    int64_t p_last = find_run(re, w, runs, start + len - 1);
+    p0 = cf_ree_find_run(re, w, runs, start);
+    int64_t p_last = cf_ree_find_run(re, w, runs, start + len - 1);
     n = p_last - p0 + 1;
     if (values->length < p0 + n) return bad_array(err, f, "fewer values than run ends");
   }
@@ -273,14 +253,14 @@ static int encode_ree(cf_enc *e, const cf_field *f, const struct ArrowArray *a, 
   CF_RETURN_NOT_OK(add_buffer(e, NULL, 0, err));
   if (n == 0) {
     CF_RETURN_NOT_OK(add_buffer(e, NULL, 0, err));
-  } else if (start == 0 && run_end_at(re, w, p0 + n - 1) == len) {
+  } else if (start == 0 && cf_ree_run_end(re, w, p0 + n - 1) == len) {
     CF_RETURN_NOT_OK(
         add_buffer(e, (const uint8_t *)re->buffers[1] + (re->offset + p0) * w, n * w, err));
   } else {
     uint8_t *p = new_buffer(e, n * w, err);
     if (p == NULL) return CFLIGHT_NO_MEMORY;
     for (int64_t j = 0; j < n; j++) {
-      int64_t v = run_end_at(re, w, p0 + j) - start;
+      int64_t v = cf_ree_run_end(re, w, p0 + j) - start;
       if (v > len) v = len;
       if (w == 2)
         ((int16_t *)p)[j] = (int16_t)v;

@@ -80,13 +80,6 @@ static int check_offsets(vctx *v, const char *path, const void *offs, int w, int
   return CFLIGHT_OK;
 }
 
-static int64_t run_end_at(const struct ArrowArray *re, int w, int64_t j) {
-  const void *p = re->buffers[1];
-  j += re->offset;
-  if (w == 2) return ((const int16_t *)p)[j];
-  return w == 4 ? (int64_t)((const int32_t *)p)[j] : ((const int64_t *)p)[j];
-}
-
 static int validate_children(vctx *v, const cf_field *f, const struct ArrowArray *a,
                              const char *path, int depth, int64_t min_len) {
   char sub[PATH_SIZE];
@@ -276,13 +269,13 @@ static int validate(vctx *v, const cf_field *f, const struct ArrowArray *a, cons
         return vfail(v, path, "%lld run ends but only %lld values", (long long)re->length,
                      (long long)values->length);
       }
-      if (len > 0 && (re->length == 0 || run_end_at(re, w, re->length - 1) < end)) {
+      if (len > 0 && (re->length == 0 || cf_ree_run_end(re, w, re->length - 1) < end)) {
         return vfail(v, path, "the runs end before the array's end %lld", (long long)end);
       }
       if (!v->full) return CFLIGHT_OK;
       int64_t prev = 0;
       for (int64_t j = 0; j < re->length; j++) {
-        int64_t cur = run_end_at(re, w, j);
+        int64_t cur = cf_ree_run_end(re, w, j);
         if (cur <= prev) {
           return vfail(v, sub, "run end %lld at %lld does not increase (previous %lld)",
                        (long long)cur, (long long)j, (long long)prev);
