@@ -10,7 +10,6 @@
  *                          [--gold DIR] [--only SUBSTRING] [--peer NAME]
  *
  * Prints one line per failed check; exit status 0 when all passed. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,60 +22,6 @@ static char *root_ca, *cert1, *key1, *untrusted_ca;
 static it_gold primitive; /* the dataset the data calls use */
 /* The valid token of the running check: no error message may show it. */
 static char token_seen[512];
-
-/* ---- Response headers, seen through a client middleware ------------------------------------ */
-
-#define REC_MAX 16
-
-typedef struct recorder {
-  pthread_mutex_t mu;
-  size_t n;
-  char keys[REC_MAX][64];
-  uint8_t values[REC_MAX][64];
-  size_t sizes[REC_MAX];
-} recorder;
-
-static recorder received = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-static int rec_start(void *factory_ctx, const cflight_call_info *info, void **instance,
-                     cflight_error *err) {
-  (void)info;
-  (void)err;
-  recorder *r = factory_ctx;
-  pthread_mutex_lock(&r->mu);
-  r->n = 0;
-  pthread_mutex_unlock(&r->mu);
-  *instance = r;
-  return CFLIGHT_OK;
-}
-
-static void rec_received(void *instance, const cflight_headers *h) {
-  recorder *r = instance;
-  pthread_mutex_lock(&r->mu);
-  for (size_t i = 0; i < cflight_headers_count(h) && r->n < REC_MAX; i++) {
-    const char *k = cflight_headers_key(h, i);
-    if (strncmp(k, "x-", 2) != 0) continue;
-    size_t n = 0;
-    const uint8_t *v = cflight_headers_value(h, i, &n);
-    snprintf(r->keys[r->n], sizeof(r->keys[0]), "%s", k);
-    r->sizes[r->n] = n < sizeof(r->values[0]) ? n : sizeof(r->values[0]);
-    if (r->sizes[r->n] > 0) memcpy(r->values[r->n], v, r->sizes[r->n]);
-    r->n++;
-  }
-  pthread_mutex_unlock(&r->mu);
-}
-
-/* Whether the last call's response headers (or trailers-only answer) had key: value. */
-static bool received_header(const char *key, const void *value, size_t size) {
-  bool found = false;
-  pthread_mutex_lock(&received.mu);
-  for (size_t i = 0; i < received.n; i++)
-    if (strcmp(received.keys[i], key) == 0 && received.sizes[i] == size &&
-        memcmp(received.values[i], value, size) == 0)
-      found = true;
-  pthread_mutex_unlock(&received.mu);
-  return found;
-}
 
 /* ---- Clients ------------------------------------------------------------------------------ */
 
@@ -112,11 +57,8 @@ static cflight_client *client_for(const char *port_name, const conn_opts *co) {
   if (ok && co->override != NULL)
     ok = IT_OK(cflight_client_options_set_tls_override_hostname(o, co->override, &err));
   cflight_client_options_set_disable_server_verification(o, co->insecure);
-  cflight_client_middleware_callbacks rec = {.start_call = rec_start,
-                                             .received_headers = rec_received};
   if (ok && co->record)
-    ok = IT_OK(cflight_client_options_add_middleware(
-        o, cflight_client_middleware_factory_new(&rec, &received), &err));
+    ok = IT_OK(cflight_client_options_add_middleware(o, it_header_recorder_new(), &err));
   if (ok && co->cookies)
     ok = IT_OK(
         cflight_client_options_add_middleware(o, cflight_client_cookie_middleware_new(), &err));
@@ -620,8 +562,8 @@ static void t_middleware(const char *unused) {
               "the server's middleware saw %zu headers: %s, %s", n,
               n > 0 ? it_show(bodies[0], sizes[0]) : "-", n > 1 ? bodies[1] : "-");
     /* What the server's middleware added, as our middleware sees it. */
-    IT_EXPECT(received_header("x-mw-method", "DoAction", 8), "no x-mw-method: DoAction");
-    IT_EXPECT(received_header("x-mw-reply-bin", data, sizeof(data)), "no x-mw-reply-bin");
+    IT_EXPECT(it_received_header("x-mw-method", "DoAction", 8), "no x-mw-method: DoAction");
+    IT_EXPECT(it_received_header("x-mw-reply-bin", data, sizeof(data)), "no x-mw-reply-bin");
   }
   /* Other methods, and a call that fails before any response. */
   cflight_action_type_iter *ti = NULL;
@@ -630,14 +572,14 @@ static void t_middleware(const char *unused) {
     while (IT_OK(cflight_action_type_iter_next(ti, &at, &err)) && at != NULL)
       cflight_action_type_free(at);
   cflight_action_type_iter_free(ti);
-  IT_EXPECT(received_header("x-mw-method", "ListActions", 11), "no x-mw-method: ListActions");
+  IT_EXPECT(it_received_header("x-mw-method", "ListActions", 11), "no x-mw-method: ListActions");
   cflight_ticket *t = NULL;
   cflight_ticket_new("no-such-ticket", 14, &t, NULL);
   cflight_stream_reader *r = NULL;
   it_expect_status("DoGet unknown", cflight_client_do_get(c, t, o, &r, &err), &err,
                    CFLIGHT_NOT_FOUND, NULL);
-  IT_EXPECT(received_header("x-mw-method", "DoGet", 5), "a failed call: no x-mw-method: DoGet");
-  IT_EXPECT(received_header("x-mw-reply-bin", data, sizeof(data)),
+  IT_EXPECT(it_received_header("x-mw-method", "DoGet", 5), "a failed call: no x-mw-method: DoGet");
+  IT_EXPECT(it_received_header("x-mw-reply-bin", data, sizeof(data)),
             "a failed call: no x-mw-reply-bin");
   cflight_stream_reader_free(r);
   cflight_ticket_free(t);
@@ -649,7 +591,7 @@ static void t_middleware(const char *unused) {
   it_expect_status("DoAction without a token",
                    action(c, NULL, "echo", "x", 1, bodies, NULL, 8, &n, &err), &err,
                    CFLIGHT_UNAUTHENTICATED, NULL);
-  IT_EXPECT(received_header("x-mw-method", "DoAction", 8),
+  IT_EXPECT(it_received_header("x-mw-method", "DoAction", 8),
             "a refused call: no x-mw-method: DoAction");
   cflight_client_close(c);
 }

@@ -6,7 +6,6 @@
  *   flight_test_client --port N [--host H] [--gold DIR] [--only SUBSTRING] [--peer NAME]
  *
  * Prints one line per failed check; exit status 0 when all passed. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,56 +15,6 @@
 
 static it_args args;
 static cflight_client *client;
-
-/* ---- Headers the client receives, seen through a middleware ------------------------------ */
-
-typedef struct recorder {
-  pthread_mutex_t mu;
-  size_t n;
-  char keys[32][64];
-  uint8_t values[32][64];
-  size_t sizes[32];
-} recorder;
-
-static recorder received;
-
-static int mw_start(void *factory_ctx, const cflight_call_info *info, void **instance,
-                    cflight_error *err) {
-  recorder *r = factory_ctx;
-  pthread_mutex_lock(&r->mu);
-  r->n = 0;
-  pthread_mutex_unlock(&r->mu);
-  *instance = r;
-  return CFLIGHT_OK;
-}
-
-static void mw_received(void *instance, const cflight_headers *h) {
-  recorder *r = instance;
-  pthread_mutex_lock(&r->mu);
-  for (size_t i = 0; i < cflight_headers_count(h) && r->n < 32; i++) {
-    const char *k = cflight_headers_key(h, i);
-    if (strncmp(k, "x-", 2) != 0) continue;
-    size_t n = 0;
-    const uint8_t *v = cflight_headers_value(h, i, &n);
-    snprintf(r->keys[r->n], 64, "%s", k);
-    r->sizes[r->n] = n < 64 ? n : 64;
-    if (r->sizes[r->n] > 0) memcpy(r->values[r->n], v, r->sizes[r->n]);
-    r->n++;
-  }
-  pthread_mutex_unlock(&r->mu);
-}
-
-/* Whether the last call's response headers had key: value. */
-static bool received_header(const char *key, const void *value, size_t size) {
-  bool found = false;
-  pthread_mutex_lock(&received.mu);
-  for (size_t i = 0; i < received.n; i++)
-    if (strcmp(received.keys[i], key) == 0 && received.sizes[i] == size &&
-        memcmp(received.values[i], value, size) == 0)
-      found = true;
-  pthread_mutex_unlock(&received.mu);
-  return found;
-}
 
 /* ---- Helpers ------------------------------------------------------------------------------ */
 
@@ -912,20 +861,20 @@ static void t_headers(const char *unused) {
   cflight_descriptor *d = path2("gold", "generated_null");
   cflight_flight_info *info = NULL;
   if (IT_OK(cflight_client_get_flight_info(client, d, o, &info, &err))) {
-    IT_EXPECT(received_header("x-echo-text", "hello", 5), "GetFlightInfo: no x-echo-text back");
-    IT_EXPECT(received_header("x-echo-data-bin", bin, sizeof(bin)),
+    IT_EXPECT(it_received_header("x-echo-text", "hello", 5), "GetFlightInfo: no x-echo-text back");
+    IT_EXPECT(it_received_header("x-echo-data-bin", bin, sizeof(bin)),
               "GetFlightInfo: no x-echo-data-bin back");
   }
   cflight_flight_info_free(info);
   cflight_descriptor_free(d);
   if (IT_OK(action("count", "2", 1, o, out, 16, &n, &err))) {
-    IT_EXPECT(received_header("x-echo-text", "hello", 5), "DoAction: no x-echo-text back");
-    IT_EXPECT(received_header("x-echo-data-bin", bin, sizeof(bin)),
+    IT_EXPECT(it_received_header("x-echo-text", "hello", 5), "DoAction: no x-echo-text back");
+    IT_EXPECT(it_received_header("x-echo-data-bin", bin, sizeof(bin)),
               "DoAction: no x-echo-data-bin back");
   }
   int rc = action("fail", "5:x", 3, o, out, 16, &n, &err);
   it_expect_status("fail", rc, &err, CFLIGHT_NOT_FOUND, "x");
-  IT_EXPECT(received_header("x-echo-text", "hello", 5), "failed call: no x-echo-text back");
+  IT_EXPECT(it_received_header("x-echo-text", "hello", 5), "failed call: no x-echo-text back");
   cflight_call_options_free(o);
 }
 
@@ -1155,13 +1104,9 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  pthread_mutex_init(&received.mu, NULL);
-  cflight_client_middleware_callbacks mw = {.start_call = mw_start,
-                                            .received_headers = mw_received};
   cflight_client_options *o = cflight_client_options_new();
   cflight_client_options_set_generic(o, "grpc.max_receive_message_length", "-1", NULL);
-  cflight_client_options_add_middleware(o, cflight_client_middleware_factory_new(&mw, &received),
-                                        NULL);
+  cflight_client_options_add_middleware(o, it_header_recorder_new(), NULL);
   char uri[300];
   snprintf(uri, sizeof(uri), "grpc://%s:%d", args.host, args.port);
   if (cflight_client_connect(uri, o, &client, &err) != CFLIGHT_OK ||

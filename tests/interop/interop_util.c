@@ -1,6 +1,7 @@
 /* Shared code of the interop drivers: see interop_util.h. */
 #include "interop_util.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -486,4 +487,63 @@ int64_t it_now_ms(void) {
 void it_sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
+}
+
+/* ---- Response headers, seen through a client middleware ------------------------------------ */
+
+#define REC_MAX 32
+
+typedef struct recorder {
+  pthread_mutex_t mu;
+  size_t n;
+  char keys[REC_MAX][64];
+  uint8_t values[REC_MAX][64];
+  size_t sizes[REC_MAX];
+} recorder;
+
+static recorder received = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int rec_start(void *factory_ctx, const cflight_call_info *info, void **instance,
+                     cflight_error *err) {
+  (void)info;
+  (void)err;
+  recorder *r = factory_ctx;
+  pthread_mutex_lock(&r->mu);
+  r->n = 0;
+  pthread_mutex_unlock(&r->mu);
+  *instance = r;
+  return CFLIGHT_OK;
+}
+
+static void rec_received(void *instance, const cflight_headers *h) {
+  recorder *r = instance;
+  pthread_mutex_lock(&r->mu);
+  for (size_t i = 0; i < cflight_headers_count(h) && r->n < REC_MAX; i++) {
+    const char *k = cflight_headers_key(h, i);
+    if (strncmp(k, "x-", 2) != 0) continue;
+    size_t n = 0;
+    const uint8_t *v = cflight_headers_value(h, i, &n);
+    snprintf(r->keys[r->n], sizeof(r->keys[0]), "%s", k);
+    r->sizes[r->n] = n < sizeof(r->values[0]) ? n : sizeof(r->values[0]);
+    if (r->sizes[r->n] > 0) memcpy(r->values[r->n], v, r->sizes[r->n]);
+    r->n++;
+  }
+  pthread_mutex_unlock(&r->mu);
+}
+
+cflight_client_middleware_factory *it_header_recorder_new(void) {
+  cflight_client_middleware_callbacks cb = {.start_call = rec_start,
+                                            .received_headers = rec_received};
+  return cflight_client_middleware_factory_new(&cb, &received);
+}
+
+bool it_received_header(const char *key, const void *value, size_t size) {
+  bool found = false;
+  pthread_mutex_lock(&received.mu);
+  for (size_t i = 0; i < received.n; i++)
+    if (strcmp(received.keys[i], key) == 0 && received.sizes[i] == size &&
+        memcmp(received.values[i], value, size) == 0)
+      found = true;
+  pthread_mutex_unlock(&received.mu);
+  return found;
 }

@@ -154,6 +154,12 @@ bool it_int64_batch(int64_t rows, int64_t first, struct ArrowArray *out);
 /* The int64 values of column 0 of a struct batch (offset applied). */
 const int64_t *it_int64_values(const struct ArrowArray *batch);
 
+/* A client middleware that records the x-* response headers (and
+ * trailers-only answers) of the latest call; one recorder per process. */
+cflight_client_middleware_factory *it_header_recorder_new(void);
+/* Whether the latest call's recorded headers had key: value. */
+bool it_received_header(const char *key, const void *value, size_t size);
+
 /* Milliseconds on a monotonic clock. */
 int64_t it_now_ms(void);
 void it_sleep_ms(int ms);
